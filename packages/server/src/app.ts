@@ -1,0 +1,110 @@
+/**
+ * Builds the Fastify app from configuration and its parts (store, token verifier, identity endpoint).
+ * No I/O of its own: `main.ts` opens the store and keys, tests build it on a temporary store.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config.js';
+import { AuditService } from './audit/service.js';
+import { auditRoutes } from './audit/routes.js';
+import { CustomerService } from './customers/service.js';
+import { customerRoutes } from './customers/routes.js';
+import { PartnerKitError } from './errors.js';
+import { IdempotencyGuard } from './http/idempotency.js';
+import { registerPipeline, sendJson } from './http/pipeline.js';
+import { Throttle } from './http/throttle.js';
+import type { TokenVerifier } from './identity/principal.js';
+import type { Store } from './store/store.js';
+import { UserService } from './users/service.js';
+import { userRoutes } from './users/routes.js';
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface AppParts {
+  config: Config;
+  store: Store;
+  verifier: TokenVerifier;
+  /** Registers the identity endpoint (discovery, JWKS, token) on the root of the app. */
+  identity?: (app: FastifyInstance) => Promise<void> | void;
+  now?: () => number;
+  logger?: FastifyServerOptions['logger'];
+  /** Certificate and key (PEM) to serve HTTPS. */
+  https?: { cert: Buffer; key: Buffer };
+}
+
+export interface BuiltApp {
+  app: FastifyInstance;
+  users: UserService;
+  idempotency: IdempotencyGuard;
+}
+
+export async function buildApp(parts: AppParts): Promise<BuiltApp> {
+  const { config, store } = parts;
+  const now = parts.now ?? Date.now;
+  const app = Fastify({
+    logger: parts.logger ?? {
+      level: config.logLevel,
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.body', 'res.headers["set-cookie"]'], censor: '[redacted]' },
+    },
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { ignoreTrailingSlash: true, caseSensitive: false, maxParamLength: 200 },
+    requestIdHeader: false,
+    return503OnClosing: true,
+    forceCloseConnections: false,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    ...(parts.https ? { https: parts.https } : {}),
+  });
+
+  const idempotency = new IdempotencyGuard(store, now);
+  const throttle = config.throttle ? new Throttle(config.throttle, now) : undefined;
+  const users = new UserService(store, { retentionDays: config.userRetentionDays, now });
+  const customers = new CustomerService(store);
+  const audit = new AuditService(store, now);
+
+  // JSON under either media type Partner Center lists.
+  app.addContentTypeParser('text/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+
+  // Routes by path, for telling 405 from 404.
+  const methodsByRoute: { pattern: RegExp; methods: Set<string> }[] = [];
+  app.addHook('onRoute', (route) => {
+    const pattern = new RegExp(`^${route.url.replace(/:[^/]+/g, '[^/]+').replace(/\/$/, '')}/?$`, 'i');
+    const methods = (Array.isArray(route.method) ? route.method : [route.method]).map(String);
+    const existing = methodsByRoute.find((r) => r.pattern.source === pattern.source);
+    if (existing) methods.forEach((m) => existing.methods.add(m));
+    else methodsByRoute.push({ pattern, methods: new Set(methods) });
+  });
+
+  registerPipeline(app, { verifier: parts.verifier, requireMfa: config.requireMfa, serverId: config.serverId, throttle, idempotency });
+
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await store.ping();
+      return await sendJson(reply, 200, { status: 'ok' });
+    } catch {
+      throw new PartnerKitError('unavailable', 'The service cannot reach its store.');
+    }
+  });
+
+  await app.register((v1, _opts, done) => {
+    userRoutes(v1, { users, store, idempotency });
+    customerRoutes(v1, customers);
+    auditRoutes(v1, audit);
+    done();
+  }, { prefix: '/v1' });
+
+  const identity = parts.identity;
+  if (identity) await app.register(async (root) => { await identity(root); });
+
+  app.setNotFoundHandler((req) => {
+    const path = req.url.split('?')[0] ?? '';
+    const match = methodsByRoute.find((r) => r.pattern.test(path));
+    if (match && !match.methods.has(req.method)) {
+      throw new PartnerKitError('methodNotAllowed', `The method ${req.method} is not allowed on this resource.`, {
+        data: [{ allow: [...match.methods].filter((m) => m !== 'HEAD').join(', ') }],
+      });
+    }
+    throw new PartnerKitError('routeNotFound', 'Not found: no such resource.');
+  });
+
+  return { app, users, idempotency };
+}

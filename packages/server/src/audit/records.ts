@@ -1,0 +1,67 @@
+/** Building audit records (one per change category) and showing them as Partner Center's AuditRecord. */
+import { ObjectTypes, type AuditOperationType, type AuditRecord, type AuditResourceType } from '@partnerkit/contract';
+import type { Actor } from '../actor.js';
+import type { AuditRecordRow, CustomerRecord } from '../store/records.js';
+
+/** .NET ticks (100 ns since 0001-01-01) of an instant, as Partner Center puts in audit record ids. */
+const EPOCH_TICKS = 621355968000000000n;
+let sequence = 0;
+function ticks(ms: number): string {
+  sequence = (sequence + 1) % 10000;
+  return (EPOCH_TICKS + BigInt(ms) * 10000n + BigInt(sequence)).toString();
+}
+
+/** `2024-03-05T14:22:10.1234567Z`: seven fractional digits, like Partner Center. */
+export function operationDate(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
+}
+
+export interface AuditEntry {
+  operationType: AuditOperationType;
+  resourceType: AuditResourceType;
+  resourceId: string;
+  oldValue: string | null;
+  newValue: string | null;
+  customizedData: { key: string; value: string | null }[];
+}
+
+export function auditRow(actor: Actor, customer: CustomerRecord, entry: AuditEntry, nowMs: number): AuditRecordRow {
+  const op = entry.operationType.replace(/_/g, '');
+  return {
+    id: `${actor.partnerId}_${customer.id}_${entry.resourceId}_${op}_${ticks(nowMs)}`,
+    partnerId: actor.partnerId,
+    customerId: customer.id,
+    customerName: customer.companyName,
+    callerUpn: actor.upn ?? '',
+    applicationId: actor.applicationId,
+    resourceType: entry.resourceType,
+    oldValue: entry.oldValue,
+    newValue: entry.newValue,
+    operationType: entry.operationType,
+    correlationId: actor.correlationId,
+    operationDate: operationDate(nowMs),
+    operationStatus: 'succeeded',
+    customizedData: entry.customizedData,
+  };
+}
+
+export function toWireAudit(r: AuditRecordRow): AuditRecord {
+  const out: AuditRecord = {
+    id: r.id,
+    partnerId: r.partnerId,
+    customerId: r.customerId,
+    customerName: r.customerName,
+    userPrincipalName: r.callerUpn,
+    applicationId: r.applicationId,
+    resourceType: r.resourceType,
+    operationType: r.operationType,
+    originalCorrelationId: r.correlationId,
+    operationDate: r.operationDate,
+    operationStatus: r.operationStatus,
+    customizedData: r.customizedData,
+    attributes: { objectType: ObjectTypes.auditRecord },
+  };
+  if (r.oldValue !== null) out.resourceOldValue = r.oldValue;
+  if (r.newValue !== null) out.resourceNewValue = r.newValue;
+  return out;
+}

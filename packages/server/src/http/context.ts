@@ -1,0 +1,53 @@
+/**
+ * Request context: MS-RequestId, MS-CorrelationId, MS-CV and X-Locale, established for every request and
+ * echoed (or generated) on every response, errors included, with MS-ServerId.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { invalidInput, type PartnerKitError } from '../errors.js';
+
+export interface RequestContext {
+  requestId: string;
+  /** True when the client sent the request id (so it may key a replay). */
+  clientRequestId: boolean;
+  correlationId: string;
+  cv: string;
+  locale: string | undefined;
+  /** A problem with the request's headers found before routing; raised once the route runs. */
+  headerError: PartnerKitError | undefined;
+}
+
+const VISIBLE_ASCII = /^[\x21-\x7e]{1,128}$/;
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function buildContext(req: FastifyRequest): RequestContext {
+  let headerError: PartnerKitError | undefined;
+  const rawRequestId = header(req, 'ms-requestid')?.trim() ?? '';
+  let requestId = rawRequestId;
+  let clientRequestId = rawRequestId !== '';
+  if (rawRequestId !== '' && !VISIBLE_ASCII.test(rawRequestId)) {
+    headerError = invalidInput('MS-RequestId must be 1 to 128 visible ASCII characters.', [{ header: 'MS-RequestId' }]);
+    requestId = randomUUID();
+    clientRequestId = false;
+  }
+  if (requestId === '') requestId = randomUUID();
+  let correlationId = header(req, 'ms-correlationid')?.trim() ?? '';
+  if (correlationId === '' || !VISIBLE_ASCII.test(correlationId)) correlationId = randomUUID();
+  const incomingCv = header(req, 'ms-cv')?.trim();
+  const cv = incomingCv && /^[A-Za-z0-9+/.]{1,127}$/.test(incomingCv) ? `${incomingCv}.0` : `${randomBytes(12).toString('base64').replace(/=+$/, '')}.0`;
+  const localeHeader = header(req, 'x-locale')?.trim();
+  const locale = localeHeader && /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(localeHeader) ? localeHeader : undefined;
+  return { requestId, clientRequestId, correlationId, cv, locale, headerError };
+}
+
+export function applyContextHeaders(reply: FastifyReply, ctx: RequestContext, serverId: string): void {
+  reply.header('MS-RequestId', ctx.requestId);
+  reply.header('MS-CorrelationId', ctx.correlationId);
+  reply.header('MS-CV', ctx.cv);
+  reply.header('MS-ServerId', serverId);
+  if (ctx.locale !== undefined) reply.header('X-Locale', ctx.locale);
+}

@@ -1,0 +1,168 @@
+/**
+ * The request pipeline shared by every API route, in order:
+ * context (ids, echoed on every response) → authenticate (bearer JWT; App+User or App-only) → throttle →
+ * idempotency (replay of a repeated MS-RequestId) → route handler → error mapping.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PartnerKitError } from '../errors.js';
+import type { Actor } from '../actor.js';
+import type { Principal, TokenVerifier, UserPrincipal } from '../identity/principal.js';
+import type { StoreTx } from '../store/store.js';
+import { applyContextHeaders, buildContext, type RequestContext } from './context.js';
+import { toErrorResponse } from './errors.js';
+import { fingerprint, type IdempotencyGuard, type IdempotencyTicket } from './idempotency.js';
+import type { Throttle } from './throttle.js';
+
+/** Who may call a route: App+User only, App+User or App-only, or anyone (no token). */
+export type AuthMode = 'user' | 'any' | 'none';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    ctx: RequestContext;
+    principal: Principal | undefined;
+    idempotency: IdempotencyTicket | undefined;
+  }
+  interface FastifyContextConfig {
+    auth?: AuthMode;
+  }
+}
+
+export interface PipelineOptions {
+  verifier: TokenVerifier;
+  requireMfa: boolean;
+  serverId: string;
+  throttle: Throttle | undefined;
+  idempotency: IdempotencyGuard;
+}
+
+const MUTATING = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
+
+function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (h === undefined) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m?.[1];
+}
+
+export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): void {
+  app.decorateRequest('ctx', null as unknown as RequestContext);
+  app.decorateRequest('principal', undefined);
+  app.decorateRequest('idempotency', undefined);
+
+  app.addHook('onRequest', async (req) => {
+    req.ctx = buildContext(req);
+    req.log = req.log.child({ correlationId: req.ctx.correlationId, msRequestId: req.ctx.requestId });
+    const mode = req.routeOptions.config.auth ?? 'none';
+    if (mode === 'none') return;
+    const token = bearer(req);
+    if (token === undefined) throw new PartnerKitError('tokenMissing', 'Partner token missing in request context. Send Authorization: Bearer <access token>.');
+    const principal = await opts.verifier.verify(token);
+    req.principal = principal;
+    if (principal.kind === 'user' && opts.requireMfa && !principal.mfa) {
+      throw new PartnerKitError('mfaRequired', 'Authentication failed. MFA required: the App+User token has no mfa in its amr claim.');
+    }
+    if (mode === 'user' && principal.kind === 'app') {
+      throw new PartnerKitError('appOnlyNotAllowed', "This resource can't be accessed by application credentials. Use an App+User (delegated) token.");
+    }
+    if (opts.throttle) {
+      const params = req.params as Record<string, string | undefined>;
+      opts.throttle.take(principal.partnerId, params.customerId?.toLowerCase() ?? '*');
+    }
+    if (req.ctx.headerError) throw req.ctx.headerError;
+  });
+
+  app.addHook('preHandler', async (req, reply) => {
+    const principal = req.principal;
+    if (!principal || !req.ctx.clientRequestId || !MUTATING.has(req.method)) return;
+    const outcome = await opts.idempotency.begin(principal.partnerId, req.ctx.requestId, fingerprint(req.method, req.url, req.body));
+    if ('replay' in outcome) {
+      const r = outcome.replay;
+      req.log.info({ replayOf: req.ctx.requestId }, 'replaying the stored answer of a repeated MS-RequestId');
+      return reply.code(r.status).headers(r.headers).send(r.body === '' ? undefined : r.body);
+    }
+    req.idempotency = outcome.ticket;
+    return undefined;
+  });
+
+  app.addHook('onResponse', (req, _reply, done) => {
+    req.idempotency?.release();
+    done();
+  });
+
+  app.addHook('onSend', (req, reply, payload, done) => {
+    // req.ctx is null only when the request failed before onRequest ran (e.g. a bad URL).
+    const ctx = (req.ctx as RequestContext | null) ?? buildContext(req);
+    applyContextHeaders(reply, ctx, opts.serverId);
+    if (reply.statusCode === 401) {
+      const partner = req.principal?.partnerId ?? 'partnercenter';
+      const sentToken = bearer(req) !== undefined;
+      reply.header('WWW-Authenticate', `Bearer realm="urn:cpsvc:cpid:${partner}"${sentToken ? ', error="invalid_token"' : ''}`);
+    }
+    done(null, payload);
+  });
+
+  app.setErrorHandler(async (err: unknown, req, reply) => {
+    const mapped = toErrorResponse(fromFramework(err));
+    if (mapped.status >= 500) req.log.error({ err }, 'request failed');
+    else req.log.info({ code: 'code' in mapped.body ? mapped.body.code : mapped.status }, 'request refused');
+    return reply.code(mapped.status).headers(mapped.headers).send(mapped.body);
+  });
+}
+
+/** Fastify's own errors (parsing, size, media type) in Partner Center's terms. */
+function fromFramework(err: unknown): unknown {
+  if (err instanceof PartnerKitError) return err;
+  if (typeof err !== 'object' || err === null) return err;
+  const code = 'code' in err && typeof err.code === 'string' ? err.code : '';
+  const status = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500;
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return new PartnerKitError('unsupportedMediaType', 'The request content type is not supported. Send Content-Type: application/json.');
+  }
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new PartnerKitError('payloadTooLarge', 'The request body is larger than 1 MiB.');
+  if (status === 400 || err instanceof SyntaxError) {
+    return new PartnerKitError('invalidInput', 'Invalid request input: the body is not valid JSON.');
+  }
+  if (status === 413) return new PartnerKitError('payloadTooLarge', 'The request is too large.');
+  if (status === 404) return new PartnerKitError('routeNotFound', 'Not found.');
+  return err;
+}
+
+/** The App+User caller of a route registered with `auth: 'user'`. */
+export function userActor(req: FastifyRequest): Actor {
+  const p = req.principal;
+  if (p?.kind !== 'user') throw new PartnerKitError('appOnlyNotAllowed', "This resource can't be accessed by application credentials.");
+  return toActor(req, p);
+}
+
+export function anyActor(req: FastifyRequest): Actor {
+  const p = req.principal;
+  if (!p) throw new PartnerKitError('tokenMissing', 'Partner token missing in request context.');
+  return p.kind === 'user' ? toActor(req, p) : { partnerId: p.partnerId, applicationId: p.applicationId, userId: undefined, upn: undefined, correlationId: req.ctx.correlationId };
+}
+
+function toActor(req: FastifyRequest, p: UserPrincipal): Actor {
+  return { partnerId: p.partnerId, applicationId: p.applicationId, userId: p.userId, upn: p.upn, correlationId: req.ctx.correlationId };
+}
+
+/**
+ * Sends a JSON answer and, when the request holds an idempotency ticket, returns the writer that stores the
+ * same answer inside the operation's transaction.
+ */
+export function replayRecorder<T>(
+  req: FastifyRequest,
+  guard: IdempotencyGuard,
+  status: number,
+  render: (result: T) => unknown,
+): ((tx: StoreTx, result: T) => Promise<void>) | undefined {
+  const ticket = req.idempotency;
+  if (!ticket) return undefined;
+  return async (tx, result) => {
+    const body = status === 204 ? '' : JSON.stringify(render(result));
+    const headers: Record<string, string> = status === 204 ? {} : { 'content-type': 'application/json; charset=utf-8' };
+    await guard.record(tx, ticket, status, headers, body);
+  };
+}
+
+export function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(body));
+}

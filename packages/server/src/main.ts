@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * partnerkit-server: flags and environment → configuration → start. The only file that reads process.env.
+ */
+import { ConfigError, USAGE, parseConfig } from './config.js';
+import { startService } from './service.js';
+import { SeedError } from './seed/format.js';
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`partnerkit-server: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (parsed.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const { config } = parsed;
+  let service;
+  try {
+    service = await startService(config);
+  } catch (err) {
+    const message = err instanceof SeedError || err instanceof Error ? err.message : String(err);
+    process.stderr.write(`partnerkit-server: could not start: ${message}\n`);
+    process.exit(1);
+  }
+  process.stdout.write(`PartnerKit listening on ${service.baseUrl}\n`);
+  for (const notice of service.notices) process.stdout.write(`\n${notice}\n`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    service.app.log.info({ signal }, 'stopping: draining in-flight requests');
+    service.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        service.app.log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+void main();

@@ -1,0 +1,23 @@
+/** Opaque continuation tokens for seek paging: base64url JSON, checked on the way back in. */
+import { invalidInput, type PartnerKitError } from './errors.js';
+
+export function encodeToken(value: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify({ v: 1, ...value }), 'utf8').toString('base64url');
+}
+
+export const badToken = (): PartnerKitError =>
+  invalidInput('The continuation token is not valid.', [{ header: 'MS-ContinuationToken' }]);
+
+export function decodeToken(token: string): Record<string, unknown> {
+  try {
+    if (!/^[A-Za-z0-9_-]{1,4096}$/.test(token)) throw new Error('shape');
+    const v: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || (v as Record<string, unknown>).v !== 1) throw new Error('shape');
+    return v as Record<string, unknown>;
+  } catch {
+    throw badToken();
+  }
+}
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 500;

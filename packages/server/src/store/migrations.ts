@@ -1,0 +1,174 @@
+/**
+ * The one migration set, for SQLite and PostgreSQL alike. Migrations are append-only: never edit one that has
+ * shipped; add the next.
+ */
+import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+function migration001(dialect: Dialect): Migration {
+  const seqColumn = dialect === 'sqlite' ? 'integer' : 'bigserial';
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('partners')
+        .addColumn('tenant_id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('domain', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('partners_domain').on('partners').column('domain').unique().execute();
+      await db.schema
+        .createTable('applications')
+        .addColumn('client_id', 'text', (c) => c.primaryKey())
+        .addColumn('partner_id', 'text', (c) => c.notNull().references('partners.tenant_id'))
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('secret_hash', 'text')
+        .execute();
+      await db.schema
+        .createTable('partner_groups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('partner_id', 'text', (c) => c.notNull().references('partners.tenant_id'))
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('partner_users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('partner_id', 'text', (c) => c.notNull().references('partners.tenant_id'))
+        .addColumn('upn', 'text', (c) => c.notNull())
+        .addColumn('upn_lower', 'text', (c) => c.notNull().unique())
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('mfa', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('group_members')
+        .addColumn('group_id', 'text', (c) => c.notNull().references('partner_groups.id'))
+        .addColumn('user_id', 'text', (c) => c.notNull().references('partner_users.id'))
+        .addPrimaryKeyConstraint('group_members_pk', ['group_id', 'user_id'])
+        .execute();
+      await db.schema.createIndex('group_members_user').on('group_members').column('user_id').execute();
+      await db.schema
+        .createTable('customers')
+        .addColumn('seq', seqColumn, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('partner_id', 'text', (c) => c.notNull().references('partners.tenant_id'))
+        .addColumn('commerce_id', 'text', (c) => c.notNull())
+        .addColumn('company_name', 'text', (c) => c.notNull())
+        .addColumn('domain', 'text', (c) => c.notNull())
+        .addColumn('relationship_to_partner', 'text', (c) => c.notNull())
+        .addColumn('allow_delegated_access', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('customers_partner').on('customers').columns(['partner_id', 'seq']).execute();
+      await db.schema
+        .createTable('customer_domains')
+        .addColumn('customer_id', 'text', (c) => c.notNull().references('customers.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('federated', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('customer_domains_pk', ['customer_id', 'name'])
+        .execute();
+      await db.schema
+        .createTable('users')
+        .addColumn('seq', seqColumn, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('customer_id', 'text', (c) => c.notNull().references('customers.id'))
+        .addColumn('upn', 'text', (c) => c.notNull())
+        .addColumn('upn_lower', 'text', (c) => c.notNull())
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('display_name_lower', 'text', (c) => c.notNull())
+        .addColumn('first_name', 'text')
+        .addColumn('last_name', 'text')
+        .addColumn('usage_location', 'text')
+        .addColumn('immutable_id', 'text')
+        .addColumn('phone_number', 'text')
+        .addColumn('password_hash', 'text')
+        .addColumn('force_change_password', 'integer', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('soft_deletion_time', 'text')
+        .addColumn('user_domain_type', 'text', (c) => c.notNull())
+        .addColumn('last_directory_sync_time', 'text')
+        .execute();
+      await db.schema.createIndex('users_customer_upn').on('users').columns(['customer_id', 'upn_lower']).unique().execute();
+      await db.schema.createIndex('users_customer_state_seq').on('users').columns(['customer_id', 'state', 'seq']).execute();
+      await db.schema
+        .createIndex('users_customer_state_name')
+        .on('users')
+        .columns(['customer_id', 'state', 'display_name_lower', 'seq'])
+        .execute();
+      await db.schema
+        .createTable('user_roles')
+        .addColumn('customer_id', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+        .addColumn('role_id', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('user_roles_pk', ['user_id', 'role_id'])
+        .execute();
+      await db.schema.createIndex('user_roles_customer_role').on('user_roles').columns(['customer_id', 'role_id']).execute();
+      await db.schema
+        .createTable('gdap_relationships')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('partner_id', 'text', (c) => c.notNull().references('partners.tenant_id'))
+        .addColumn('customer_id', 'text', (c) => c.notNull().references('customers.id'))
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('end_date_time', 'text')
+        .addColumn('roles', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('gdap_relationships_customer').on('gdap_relationships').column('customer_id').execute();
+      await db.schema
+        .createTable('gdap_assignments')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('relationship_id', 'text', (c) => c.notNull().references('gdap_relationships.id'))
+        .addColumn('group_id', 'text', (c) => c.notNull())
+        .addColumn('roles', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('gdap_assignments_relationship').on('gdap_assignments').column('relationship_id').execute();
+      await db.schema
+        .createTable('audit_records')
+        .addColumn('seq', seqColumn, (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('partner_id', 'text', (c) => c.notNull())
+        .addColumn('customer_id', 'text', (c) => c.notNull())
+        .addColumn('customer_name', 'text', (c) => c.notNull())
+        .addColumn('caller_upn', 'text', (c) => c.notNull())
+        .addColumn('application_id', 'text', (c) => c.notNull())
+        .addColumn('resource_type', 'text', (c) => c.notNull())
+        .addColumn('old_value', 'text')
+        .addColumn('new_value', 'text')
+        .addColumn('operation_type', 'text', (c) => c.notNull())
+        .addColumn('correlation_id', 'text', (c) => c.notNull())
+        .addColumn('operation_date', 'text', (c) => c.notNull())
+        .addColumn('operation_status', 'text', (c) => c.notNull())
+        .addColumn('customized_data', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_partner_date').on('audit_records').columns(['partner_id', 'operation_date', 'seq']).execute();
+      await db.schema
+        .createTable('idempotency')
+        .addColumn('partner_id', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .addColumn('headers', 'text', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_pk', ['partner_id', 'request_id'])
+        .execute();
+      await db.schema.createIndex('idempotency_created').on('idempotency').column('created_at').execute();
+      await db.schema
+        .createTable('refresh_tokens')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('partner_id', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('client_id', 'text', (c) => c.notNull())
+        .addColumn('scope', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .execute();
+    },
+  };
+}
+
+export class StaticMigrations implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  getMigrations(): Promise<Record<string, Migration>> {
+    return Promise.resolve({ '001_initial': migration001(this.dialect) });
+  }
+}

@@ -1,0 +1,32 @@
+/** Opens the embedded SQLite store: WAL mode, the chosen `synchronous` level, migrations applied. */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import type { Database } from './schema.js';
+import { Store } from './store.js';
+
+export interface SqliteOptions {
+  /** Data directory, or `:memory:`. */
+  dataDir: string;
+  synchronous: 'normal' | 'full';
+}
+
+export const SQLITE_FILE = 'partnerkit.sqlite';
+
+export async function openSqliteStore(opts: SqliteOptions): Promise<Store> {
+  let file = ':memory:';
+  if (opts.dataDir !== ':memory:') {
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    file = join(opts.dataDir, SQLITE_FILE);
+  }
+  const database = new BetterSqlite3(file);
+  database.pragma('journal_mode = WAL');
+  database.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  database.pragma('foreign_keys = ON');
+  database.pragma('busy_timeout = 5000');
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const store = new Store(kysely, 'sqlite');
+  await store.migrate();
+  return store;
+}

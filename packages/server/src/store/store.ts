@@ -1,0 +1,452 @@
+/**
+ * The Store port and its one Kysely implementation (SQLite and PostgreSQL share the query code).
+ * `StoreTx` holds the queries; `Store` adds transactions and lifecycle.
+ */
+import { Kysely, Migrator, sql, type Selectable, type Transaction } from 'kysely';
+import type { Database, UsersTable } from './schema.js';
+import { StaticMigrations, type Dialect } from './migrations.js';
+import type {
+  ApplicationRecord,
+  AuditQuery,
+  AuditRecordRow,
+  CustomerDomainRecord,
+  CustomerRecord,
+  GdapGrant,
+  GdapRelationshipRecord,
+  IdempotencyRecord,
+  PartnerRecord,
+  PartnerUserRecord,
+  RefreshTokenRecord,
+  UserPageItem,
+  UserPageQuery,
+  UserRecord,
+} from './records.js';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+function toUser(r: Selectable<UsersTable>): UserRecord {
+  return {
+    id: r.id,
+    customerId: r.customer_id,
+    upn: r.upn,
+    displayName: r.display_name,
+    firstName: r.first_name,
+    lastName: r.last_name,
+    usageLocation: r.usage_location,
+    immutableId: r.immutable_id,
+    phoneNumber: r.phone_number,
+    passwordHash: r.password_hash,
+    forceChangePassword: r.force_change_password === 1,
+    state: r.state === 'inactive' ? 'inactive' : 'active',
+    softDeletionTime: r.soft_deletion_time,
+    userDomainType: r.user_domain_type === 'federated' ? 'federated' : r.user_domain_type === 'managed' ? 'managed' : 'none',
+    lastDirectorySyncTime: r.last_directory_sync_time,
+  };
+}
+
+function userColumns(u: UserRecord): Omit<UsersTable, 'seq'> {
+  return {
+    id: u.id,
+    customer_id: u.customerId,
+    upn: u.upn,
+    upn_lower: u.upn.toLowerCase(),
+    display_name: u.displayName,
+    display_name_lower: u.displayName.toLowerCase(),
+    first_name: u.firstName,
+    last_name: u.lastName,
+    usage_location: u.usageLocation,
+    immutable_id: u.immutableId,
+    phone_number: u.phoneNumber,
+    password_hash: u.passwordHash,
+    force_change_password: u.forceChangePassword ? 1 : 0,
+    state: u.state,
+    soft_deletion_time: u.softDeletionTime,
+    user_domain_type: u.userDomainType,
+    last_directory_sync_time: u.lastDirectorySyncTime,
+  };
+}
+
+const parseRoles = (json: string): string[] => {
+  const v: unknown = JSON.parse(json);
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+};
+
+export class StoreTx {
+  constructor(protected readonly db: Executor) {}
+
+  // ---- partners, applications, partner users -------------------------------------------------------------
+  async findPartner(tenantOrDomain: string): Promise<PartnerRecord | undefined> {
+    const key = tenantOrDomain.toLowerCase();
+    const r = await this.db
+      .selectFrom('partners')
+      .selectAll()
+      .where((eb) => eb.or([eb('tenant_id', '=', key), eb('domain', '=', key)]))
+      .executeTakeFirst();
+    return r && { tenantId: r.tenant_id, name: r.name, domain: r.domain };
+  }
+  async insertPartner(p: PartnerRecord): Promise<boolean> {
+    const r = await this.db
+      .insertInto('partners')
+      .values({ tenant_id: p.tenantId.toLowerCase(), name: p.name, domain: p.domain.toLowerCase() })
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+  async findApplication(clientId: string): Promise<ApplicationRecord | undefined> {
+    const r = await this.db.selectFrom('applications').selectAll().where('client_id', '=', clientId.toLowerCase()).executeTakeFirst();
+    return r && { clientId: r.client_id, partnerId: r.partner_id, displayName: r.display_name, secretHash: r.secret_hash };
+  }
+  async insertApplication(a: ApplicationRecord): Promise<void> {
+    await this.db
+      .insertInto('applications')
+      .values({ client_id: a.clientId.toLowerCase(), partner_id: a.partnerId, display_name: a.displayName, secret_hash: a.secretHash })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+  async insertGroup(g: { id: string; partnerId: string; displayName: string }): Promise<void> {
+    await this.db
+      .insertInto('partner_groups')
+      .values({ id: g.id.toLowerCase(), partner_id: g.partnerId, display_name: g.displayName })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+  async findPartnerUserByUpn(upn: string): Promise<PartnerUserRecord | undefined> {
+    const r = await this.db.selectFrom('partner_users').selectAll().where('upn_lower', '=', upn.toLowerCase()).executeTakeFirst();
+    return r && { id: r.id, partnerId: r.partner_id, upn: r.upn, displayName: r.display_name, passwordHash: r.password_hash, mfa: r.mfa === 1 };
+  }
+  async findPartnerUser(id: string): Promise<PartnerUserRecord | undefined> {
+    const r = await this.db.selectFrom('partner_users').selectAll().where('id', '=', id.toLowerCase()).executeTakeFirst();
+    return r && { id: r.id, partnerId: r.partner_id, upn: r.upn, displayName: r.display_name, passwordHash: r.password_hash, mfa: r.mfa === 1 };
+  }
+  async insertPartnerUser(u: PartnerUserRecord): Promise<void> {
+    await this.db
+      .insertInto('partner_users')
+      .values({
+        id: u.id.toLowerCase(), partner_id: u.partnerId, upn: u.upn, upn_lower: u.upn.toLowerCase(),
+        display_name: u.displayName, password_hash: u.passwordHash, mfa: u.mfa ? 1 : 0,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+  async insertGroupMember(groupId: string, userId: string): Promise<void> {
+    await this.db
+      .insertInto('group_members')
+      .values({ group_id: groupId.toLowerCase(), user_id: userId.toLowerCase() })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  // ---- refresh tokens ------------------------------------------------------------------------------------
+  async insertRefreshToken(t: RefreshTokenRecord): Promise<void> {
+    await this.db
+      .insertInto('refresh_tokens')
+      .values({
+        token_hash: t.tokenHash, partner_id: t.partnerId, user_id: t.userId, client_id: t.clientId,
+        scope: t.scope, expires_at: t.expiresAt, used_at: t.usedAt,
+      })
+      .execute();
+  }
+  /** Marks a refresh token used, once: returns it only to the first caller. */
+  async redeemRefreshToken(tokenHash: string, now: number): Promise<RefreshTokenRecord | undefined> {
+    const r = await this.db
+      .updateTable('refresh_tokens')
+      .set({ used_at: now })
+      .where('token_hash', '=', tokenHash)
+      .where('used_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
+    return r && {
+      tokenHash: r.token_hash, partnerId: r.partner_id, userId: r.user_id, clientId: r.client_id,
+      scope: r.scope, expiresAt: r.expires_at, usedAt: r.used_at,
+    };
+  }
+
+  // ---- customers -----------------------------------------------------------------------------------------
+  async getCustomer(customerId: string): Promise<CustomerRecord | undefined> {
+    const r = await this.db.selectFrom('customers').selectAll().where('id', '=', customerId.toLowerCase()).executeTakeFirst();
+    return r && {
+      id: r.id, partnerId: r.partner_id, commerceId: r.commerce_id, companyName: r.company_name, domain: r.domain,
+      relationshipToPartner: r.relationship_to_partner, allowDelegatedAccess: r.allow_delegated_access === 1,
+    };
+  }
+  async listCustomers(partnerId: string, afterSeq: number | undefined, limit: number): Promise<{ customer: CustomerRecord; seq: number }[]> {
+    let q = this.db.selectFrom('customers').selectAll().where('partner_id', '=', partnerId).orderBy('seq').limit(limit);
+    if (afterSeq !== undefined) q = q.where('seq', '>', afterSeq);
+    const rows = await q.execute();
+    return rows.map((r) => ({
+      seq: r.seq,
+      customer: {
+        id: r.id, partnerId: r.partner_id, commerceId: r.commerce_id, companyName: r.company_name, domain: r.domain,
+        relationshipToPartner: r.relationship_to_partner, allowDelegatedAccess: r.allow_delegated_access === 1,
+      },
+    }));
+  }
+  async insertCustomer(c: CustomerRecord): Promise<void> {
+    await this.db
+      .insertInto('customers')
+      .values({
+        id: c.id.toLowerCase(), partner_id: c.partnerId, commerce_id: c.commerceId, company_name: c.companyName,
+        domain: c.domain.toLowerCase(), relationship_to_partner: c.relationshipToPartner,
+        allow_delegated_access: c.allowDelegatedAccess ? 1 : 0,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+  async customerDomains(customerId: string): Promise<CustomerDomainRecord[]> {
+    const rows = await this.db.selectFrom('customer_domains').selectAll().where('customer_id', '=', customerId).orderBy('name').execute();
+    return rows.map((r) => ({ name: r.name, federated: r.federated === 1 }));
+  }
+  async insertCustomerDomain(customerId: string, d: CustomerDomainRecord): Promise<void> {
+    await this.db
+      .insertInto('customer_domains')
+      .values({ customer_id: customerId.toLowerCase(), name: d.name.toLowerCase(), federated: d.federated ? 1 : 0 })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  // ---- GDAP ----------------------------------------------------------------------------------------------
+  /** Every access assignment on the customer's relationships with the partner whose group holds the partner user. */
+  async gdapGrants(partnerId: string, customerId: string, partnerUserId: string): Promise<GdapGrant[]> {
+    const rows = await this.db
+      .selectFrom('gdap_relationships as r')
+      .innerJoin('gdap_assignments as a', 'a.relationship_id', 'r.id')
+      .innerJoin('group_members as m', 'm.group_id', 'a.group_id')
+      .select(['r.id as rid', 'r.status', 'r.end_date_time', 'r.roles as rroles', 'a.roles as aroles'])
+      .where('r.partner_id', '=', partnerId)
+      .where('r.customer_id', '=', customerId)
+      .where('m.user_id', '=', partnerUserId)
+      .execute();
+    return rows.map((r) => ({
+      relationshipId: r.rid, status: r.status, endDateTime: r.end_date_time,
+      relationshipRoles: parseRoles(r.rroles), assignmentRoles: parseRoles(r.aroles),
+    }));
+  }
+  async insertRelationship(r: GdapRelationshipRecord): Promise<void> {
+    await this.db
+      .insertInto('gdap_relationships')
+      .values({
+        id: r.id.toLowerCase(), partner_id: r.partnerId, customer_id: r.customerId.toLowerCase(), display_name: r.displayName,
+        status: r.status, end_date_time: r.endDateTime, roles: JSON.stringify(r.roles),
+      })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+  async insertAssignment(a: { id: string; relationshipId: string; groupId: string; roles: string[] }): Promise<void> {
+    await this.db
+      .insertInto('gdap_assignments')
+      .values({ id: a.id, relationship_id: a.relationshipId.toLowerCase(), group_id: a.groupId.toLowerCase(), roles: JSON.stringify(a.roles) })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  // ---- customer users ------------------------------------------------------------------------------------
+  async getUser(customerId: string, userId: string): Promise<UserRecord | undefined> {
+    const r = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', userId.toLowerCase())
+      .where('customer_id', '=', customerId)
+      .executeTakeFirst();
+    return r && toUser(r);
+  }
+  async findUserByUpn(customerId: string, upn: string): Promise<UserRecord | undefined> {
+    const r = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('customer_id', '=', customerId)
+      .where('upn_lower', '=', upn.toLowerCase())
+      .executeTakeFirst();
+    return r && toUser(r);
+  }
+  async insertUser(u: UserRecord): Promise<boolean> {
+    const r = await this.db.insertInto('users').values(userColumns(u)).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+  async updateUser(u: UserRecord): Promise<void> {
+    const { id, ...cols } = userColumns(u);
+    await this.db.updateTable('users').set(cols).where('id', '=', id).execute();
+  }
+  async purgeUser(userId: string): Promise<void> {
+    await this.db.deleteFrom('user_roles').where('user_id', '=', userId).execute();
+    await this.db.deleteFrom('users').where('id', '=', userId).execute();
+  }
+  /** Purges users soft-deleted before `before`; returns how many. */
+  async purgeExpiredUsers(before: string): Promise<number> {
+    const expired = await this.db
+      .selectFrom('users')
+      .select('id')
+      .where('state', '=', 'inactive')
+      .where('soft_deletion_time', '<', before)
+      .execute();
+    for (const { id } of expired) await this.purgeUser(id);
+    return expired.length;
+  }
+  async listUsers(q: UserPageQuery): Promise<UserPageItem[]> {
+    const keyColumn = q.sort === 'displayName' ? 'display_name_lower' : q.sort === 'userPrincipalName' ? 'upn_lower' : 'seq';
+    const dir = q.descending ? 'desc' : 'asc';
+    let query = this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('customer_id', '=', q.customerId)
+      .where('state', '=', q.state);
+    if (q.state === 'inactive') query = query.where('soft_deletion_time', '>=', q.purgeBefore);
+    if (q.after) {
+      const after = q.after;
+      const op = q.descending ? '<' : '>';
+      if (keyColumn === 'seq') {
+        query = query.where('seq', op, after.seq);
+      } else {
+        query = query.where((eb) =>
+          eb.or([eb(keyColumn, op, after.key), eb.and([eb(keyColumn, '=', after.key), eb('seq', op, after.seq)])]),
+        );
+      }
+    }
+    if (keyColumn !== 'seq') query = query.orderBy(keyColumn, dir);
+    const rows = await query.orderBy('seq', dir).limit(q.limit).execute();
+    return rows.map((r) => ({
+      user: toUser(r),
+      seq: r.seq,
+      key: keyColumn === 'display_name_lower' ? r.display_name_lower : keyColumn === 'upn_lower' ? r.upn_lower : String(r.seq),
+    }));
+  }
+  async userRoleIds(userId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('user_roles').select('role_id').where('user_id', '=', userId).orderBy('role_id').execute();
+    return rows.map((r) => r.role_id);
+  }
+  async customerRoleIds(customerId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('user_roles').select('role_id').distinct().where('customer_id', '=', customerId).orderBy('role_id').execute();
+    return rows.map((r) => r.role_id);
+  }
+  async roleMembers(customerId: string, roleId: string): Promise<UserRecord[]> {
+    const rows = await this.db
+      .selectFrom('user_roles as ur')
+      .innerJoin('users as u', 'u.id', 'ur.user_id')
+      .selectAll('u')
+      .where('ur.customer_id', '=', customerId)
+      .where('ur.role_id', '=', roleId)
+      .where('u.state', '=', 'active')
+      .orderBy('u.seq')
+      .execute();
+    return rows.map(toUser);
+  }
+  async addUserRole(customerId: string, userId: string, roleId: string): Promise<boolean> {
+    const r = await this.db
+      .insertInto('user_roles')
+      .values({ customer_id: customerId, user_id: userId.toLowerCase(), role_id: roleId.toLowerCase() })
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+  async removeUserRole(userId: string, roleId: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('user_roles').where('user_id', '=', userId).where('role_id', '=', roleId).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  // ---- audit ---------------------------------------------------------------------------------------------
+  async insertAudit(a: AuditRecordRow): Promise<void> {
+    await this.db
+      .insertInto('audit_records')
+      .values({
+        id: a.id, partner_id: a.partnerId, customer_id: a.customerId, customer_name: a.customerName, caller_upn: a.callerUpn,
+        application_id: a.applicationId, resource_type: a.resourceType, old_value: a.oldValue, new_value: a.newValue,
+        operation_type: a.operationType, correlation_id: a.correlationId, operation_date: a.operationDate,
+        operation_status: a.operationStatus, customized_data: JSON.stringify(a.customizedData),
+      })
+      .execute();
+  }
+  async listAudit(q: AuditQuery): Promise<{ record: AuditRecordRow; seq: number }[]> {
+    let query = this.db
+      .selectFrom('audit_records')
+      .selectAll()
+      .where('partner_id', '=', q.partnerId)
+      .where('operation_date', '>=', q.from)
+      .where('operation_date', '<', q.to);
+    if (q.customerId !== undefined) query = query.where('customer_id', '=', q.customerId);
+    if (q.resourceType !== undefined) query = query.where('resource_type', '=', q.resourceType);
+    if (q.companyNameContains !== undefined) {
+      const needle = q.companyNameContains.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+      query = query.where(sql<boolean>`lower(customer_name) like ${`%${needle}%`} escape '\\'`);
+    }
+    if (q.afterSeq !== undefined) query = query.where('seq', '>', q.afterSeq);
+    const rows = await query.orderBy('seq').limit(q.limit).execute();
+    return rows.map((r) => ({
+      seq: r.seq,
+      record: {
+        id: r.id, partnerId: r.partner_id, customerId: r.customer_id, customerName: r.customer_name, callerUpn: r.caller_upn,
+        applicationId: r.application_id, resourceType: r.resource_type, oldValue: r.old_value, newValue: r.new_value,
+        operationType: r.operation_type, correlationId: r.correlation_id, operationDate: r.operation_date,
+        operationStatus: r.operation_status, customizedData: JSON.parse(r.customized_data) as AuditRecordRow['customizedData'],
+      },
+    }));
+  }
+  async countAudit(partnerId: string): Promise<number> {
+    const r = await this.db.selectFrom('audit_records').select((eb) => eb.fn.countAll<number | string>().as('n')).where('partner_id', '=', partnerId).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  // ---- idempotency ---------------------------------------------------------------------------------------
+  async getIdempotency(partnerId: string, requestId: string): Promise<IdempotencyRecord | undefined> {
+    const r = await this.db
+      .selectFrom('idempotency')
+      .selectAll()
+      .where('partner_id', '=', partnerId)
+      .where('request_id', '=', requestId)
+      .executeTakeFirst();
+    return r && {
+      partnerId: r.partner_id, requestId: r.request_id, fingerprint: r.fingerprint, status: r.status,
+      headers: JSON.parse(r.headers) as Record<string, string>, body: r.body, createdAt: r.created_at,
+    };
+  }
+  async putIdempotency(i: IdempotencyRecord): Promise<void> {
+    await this.db
+      .insertInto('idempotency')
+      .values({
+        partner_id: i.partnerId, request_id: i.requestId, fingerprint: i.fingerprint, status: i.status,
+        headers: JSON.stringify(i.headers), body: i.body, created_at: i.createdAt,
+      })
+      .onConflict((oc) => oc.columns(['partner_id', 'request_id']).doUpdateSet({
+        fingerprint: i.fingerprint, status: i.status, headers: JSON.stringify(i.headers), body: i.body, created_at: i.createdAt,
+      }))
+      .execute();
+  }
+  async purgeIdempotency(before: number): Promise<void> {
+    await this.db.deleteFrom('idempotency').where('created_at', '<', before).execute();
+  }
+}
+
+export class Store extends StoreTx {
+  constructor(
+    private readonly kysely: Kysely<Database>,
+    readonly dialect: Dialect,
+  ) {
+    super(kysely);
+  }
+
+  /** Runs `fn` in one transaction: everything it writes commits together or not at all. */
+  async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.kysely.transaction().execute((trx) => fn(new StoreTx(trx)));
+  }
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.kysely, provider: new StaticMigrations(this.dialect) });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error');
+      throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : 'unknown error'}`);
+    }
+  }
+
+  /** True when the store holds no partner yet. */
+  async isEmpty(): Promise<boolean> {
+    const r = await this.kysely.selectFrom('partners').select('tenant_id').limit(1).executeTakeFirst();
+    return r === undefined;
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.kysely);
+  }
+
+  async close(): Promise<void> {
+    await this.kysely.destroy();
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Reading a CustomerUser body: property names matched without regard to case (the .NET SDK sends PascalCase),
+ * JSON types checked against the contract schema (400 800002), read-only and unknown properties dropped.
+ */
+import { CustomerUserInput } from '@partnerkit/contract';
+import { Compile } from 'typebox/compile';
+import { invalidInput } from '../errors.js';
+
+/** The writable properties a client sent, with null and absent both meaning "not given". */
+export interface UserInput {
+  usageLocation?: string;
+  userPrincipalName?: string;
+  firstName?: string;
+  lastName?: string;
+  displayName?: string;
+  immutableId?: string;
+  phoneNumber?: string;
+  password?: string;
+  forceChangePassword?: boolean;
+  /** True when `passwordProfile` was given as an object. */
+  passwordProfileGiven: boolean;
+  state?: string;
+}
+
+const TOP_LEVEL = [
+  'usageLocation', 'userPrincipalName', 'firstName', 'lastName', 'displayName', 'immutableId', 'phoneNumber',
+  'passwordProfile', 'state', 'id', 'userDomainType', 'lastDirectorySyncTime', 'softDeletionTime', 'links', 'attributes',
+] as const;
+const PASSWORD_PROFILE = ['password', 'forceChangePassword'] as const;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Renames keys to their canonical camelCase; unknown keys are dropped; a key given twice (in two casings) is refused. */
+function canonicalise(obj: Record<string, unknown>, names: readonly string[], where: string): Record<string, unknown> {
+  const byLower = new Map(names.map((n) => [n.toLowerCase(), n]));
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(obj)) {
+    const name = byLower.get(key.toLowerCase());
+    if (name === undefined) continue;
+    if (name in out && out[name] !== null && value !== null) {
+      throw invalidInput(`The property ${where}${name} is given more than once.`, [{ property: `${where}${name}` }]);
+    }
+    if (!(name in out) || value !== null) out[name] = value;
+  }
+  return out;
+}
+
+const check = Compile(CustomerUserInput);
+
+export function readUserInput(body: unknown): UserInput {
+  if (!isObject(body)) throw invalidInput('The request body must be a JSON object.');
+  const top = canonicalise(body, TOP_LEVEL, '');
+  if (isObject(top.passwordProfile)) top.passwordProfile = canonicalise(top.passwordProfile, PASSWORD_PROFILE, 'passwordProfile.');
+  if (!check.Check(top)) {
+    const first = check.Errors(top)[0];
+    const property = (first?.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.') || 'body';
+    throw invalidInput(`The property ${property} has the wrong JSON type.`, [{ property, expected: first?.params ?? {} }]);
+  }
+  const input: UserInput = { passwordProfileGiven: false };
+  const str = (k: (typeof TOP_LEVEL)[number]): string | undefined => {
+    const v = top[k];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const set = <K extends keyof UserInput>(k: K, v: UserInput[K] | undefined): void => {
+    if (v !== undefined) input[k] = v;
+  };
+  set('usageLocation', str('usageLocation'));
+  set('userPrincipalName', str('userPrincipalName'));
+  set('firstName', str('firstName'));
+  set('lastName', str('lastName'));
+  set('displayName', str('displayName'));
+  set('immutableId', str('immutableId'));
+  set('phoneNumber', str('phoneNumber'));
+  set('state', str('state'));
+  const pp = top.passwordProfile;
+  if (isObject(pp)) {
+    input.passwordProfileGiven = true;
+    if (typeof pp.password === 'string') input.password = pp.password;
+    if (typeof pp.forceChangePassword === 'boolean') input.forceChangePassword = pp.forceChangePassword;
+  }
+  return input;
+}

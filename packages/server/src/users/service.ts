@@ -1,0 +1,312 @@
+/**
+ * The rules of a customer's user accounts: get, list, create, update (including UPN rename, password reset and
+ * restore), delete. Every change commits with its audit records (and the caller's `within` writes) in one
+ * transaction. No HTTP in here.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Actor } from '../actor.js';
+import { effectiveRoles, requireMayActOnTarget, requireRoles, type Operation } from '../access/gdap.js';
+import { auditRow, type AuditEntry } from '../audit/records.js';
+import { requireCustomer } from '../customers/service.js';
+import { PartnerKitError, invalidProperty, userNotFound, type RuleBreak } from '../errors.js';
+import { hashSecret } from '../identity/passwords.js';
+import { badToken, decodeToken, encodeToken } from '../paging.js';
+import type { CustomerRecord, UserRecord, UserSortField } from '../store/records.js';
+import type { Store, StoreTx } from '../store/store.js';
+import type { UserInput } from './input.js';
+import {
+  checkDisplayName,
+  checkFirstName,
+  checkImmutableId,
+  checkLastName,
+  checkPassword,
+  checkPhoneNumber,
+  checkState,
+  checkUsageLocation,
+  checkUserPrincipalName,
+  normaliseUsageLocation,
+  upnDomain,
+} from './validation.js';
+import { toAuditValue } from './wire.js';
+
+/** Extra writes that must commit with the change (the idempotency record). */
+export type Within<T> = (tx: StoreTx, result: T) => Promise<void>;
+
+export interface ListUsersOptions {
+  state: 'active' | 'inactive';
+  sort: UserSortField;
+  descending: boolean;
+  size: number;
+  continuationToken: string | undefined;
+}
+
+export interface UserPage {
+  users: UserRecord[];
+  next: string | undefined;
+  size: number;
+}
+
+export interface UserServiceOptions {
+  retentionDays: number;
+  now?: () => number;
+}
+
+const fail = (v: RuleBreak | null): void => {
+  if (v) throw invalidProperty(v);
+};
+
+const ms = (days: number): number => days * 86_400_000;
+
+export class UserService {
+  private readonly now: () => number;
+  private readonly retentionMs: number;
+
+  constructor(
+    private readonly store: Store,
+    opts: UserServiceOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.retentionMs = ms(opts.retentionDays);
+  }
+
+  /** Instant before which soft-deleted users are purged. */
+  purgeBefore(): string {
+    return new Date(this.now() - this.retentionMs).toISOString();
+  }
+
+  private async access(tx: StoreTx, actor: Actor, customerId: string): Promise<{ customer: CustomerRecord; roles: Set<string> }> {
+    const customer = await requireCustomer(tx, actor.partnerId, customerId);
+    const grants = actor.userId === undefined ? [] : await tx.gdapGrants(actor.partnerId, customer.id, actor.userId);
+    return { customer, roles: effectiveRoles(grants, new Date(this.now())) };
+  }
+
+  private isPurged(u: UserRecord): boolean {
+    return u.state === 'inactive' && u.softDeletionTime !== null && u.softDeletionTime < this.purgeBefore();
+  }
+
+  /** A user that exists (not purged) in the customer. */
+  private async findUser(tx: StoreTx, customerId: string, userId: string): Promise<UserRecord | undefined> {
+    const u = await tx.getUser(customerId, userId);
+    if (!u) return undefined;
+    if (this.isPurged(u)) {
+      await tx.purgeUser(u.id);
+      return undefined;
+    }
+    return u;
+  }
+
+  private async activeUser(tx: StoreTx, customerId: string, userId: string): Promise<UserRecord> {
+    const u = await this.findUser(tx, customerId, userId);
+    if (u?.state !== 'active') throw userNotFound();
+    return u;
+  }
+
+  async get(actor: Actor, customerId: string, userId: string): Promise<UserRecord> {
+    const { customer, roles } = await this.access(this.store, actor, customerId);
+    requireRoles(roles, ['getUser']);
+    return this.activeUser(this.store, customer.id, userId);
+  }
+
+  /** The directory role template ids a user holds. */
+  async directoryRoles(actor: Actor, customerId: string, userId: string): Promise<string[]> {
+    const { customer, roles } = await this.access(this.store, actor, customerId);
+    requireRoles(roles, ['readRoles']);
+    const user = await this.activeUser(this.store, customer.id, userId);
+    return this.store.userRoleIds(user.id);
+  }
+
+  async list(actor: Actor, customerId: string, opts: ListUsersOptions): Promise<UserPage> {
+    const { customer, roles } = await this.access(this.store, actor, customerId);
+    requireRoles(roles, [opts.state === 'inactive' ? 'listDeletedUsers' : 'listUsers']);
+    let { state, sort, descending, size } = opts;
+    let after: { key: string; seq: number } | undefined;
+    if (opts.continuationToken !== undefined) {
+      const t = decodeToken(opts.continuationToken);
+      if (
+        t.k !== 'users' || typeof t.key !== 'string' || typeof t.seq !== 'number' || typeof t.size !== 'number' ||
+        (t.state !== 'active' && t.state !== 'inactive') ||
+        (t.sort !== 'creation' && t.sort !== 'displayName' && t.sort !== 'userPrincipalName') || typeof t.desc !== 'boolean'
+      ) {
+        throw badToken();
+      }
+      state = t.state;
+      sort = t.sort;
+      descending = t.desc;
+      size = t.size;
+      after = { key: t.key, seq: t.seq };
+    }
+    const rows = await this.store.listUsers({
+      customerId: customer.id, state, sort, descending, after, limit: size + 1, purgeBefore: this.purgeBefore(),
+    });
+    const page = rows.slice(0, size);
+    const last = page[page.length - 1];
+    const next = rows.length > size && last
+      ? encodeToken({ k: 'users', state, sort, desc: descending, size, key: last.key, seq: last.seq })
+      : undefined;
+    return { users: page.map((r) => r.user), next, size };
+  }
+
+  /** Checks the UPN's rules, its domain (a verified, non-federated domain of the customer) and that it is free. */
+  private async checkNewUpn(tx: StoreTx, customer: CustomerRecord, upn: string, selfId: string | undefined): Promise<void> {
+    fail(checkUserPrincipalName(upn));
+    const domain = upnDomain(upn);
+    const domains = await tx.customerDomains(customer.id);
+    const match = domains.find((d) => d.name === domain) ?? (domain === customer.domain ? { name: domain, federated: false } : undefined);
+    if (!match) {
+      fail({ property: 'userPrincipalName', rule: 'domain', message: `the domain ${domain} is not a verified domain of the customer` });
+    } else if (match.federated) {
+      fail({ property: 'userPrincipalName', rule: 'domain', message: `the domain ${domain} is federated; users of a federated domain cannot be managed here` });
+    }
+    const holder = await tx.findUserByUpn(customer.id, upn);
+    if (holder && holder.id !== selfId) {
+      if (this.isPurged(holder)) {
+        await tx.purgeUser(holder.id);
+        return;
+      }
+      throw new PartnerKitError('userPrincipalNameInUse', 'The userPrincipalName is already in use by another user of this customer.', {
+        data: [{ property: 'userPrincipalName' }],
+      });
+    }
+  }
+
+  async create(actor: Actor, customerId: string, input: UserInput, within?: Within<UserRecord>): Promise<UserRecord> {
+    const { customer, roles } = await this.access(this.store, actor, customerId);
+    requireRoles(roles, ['createUser']);
+    if (input.userPrincipalName === undefined) fail({ property: 'userPrincipalName', rule: 'required', message: 'userPrincipalName is required' });
+    if (input.displayName === undefined) fail({ property: 'displayName', rule: 'required', message: 'displayName is required' });
+    if (input.password === undefined) fail({ property: 'passwordProfile.password', rule: 'required', message: 'passwordProfile.password is required' });
+    const upn = input.userPrincipalName ?? '';
+    const password = input.password ?? '';
+    fail(checkDisplayName(input.displayName ?? ''));
+    this.checkCommonFields(input);
+    fail(checkPassword(password));
+    const passwordHash = await hashSecret(password);
+    return this.store.transaction(async (tx) => {
+      await this.checkNewUpn(tx, customer, upn, undefined);
+      const user: UserRecord = {
+        id: randomUUID(),
+        customerId: customer.id,
+        upn,
+        displayName: (input.displayName ?? '').trim(),
+        firstName: emptyToNull(input.firstName),
+        lastName: emptyToNull(input.lastName),
+        usageLocation: input.usageLocation === undefined ? null : normaliseUsageLocation(input.usageLocation),
+        immutableId: input.immutableId ?? null,
+        phoneNumber: input.phoneNumber ?? null,
+        passwordHash,
+        forceChangePassword: input.forceChangePassword ?? false,
+        state: 'active',
+        softDeletionTime: null,
+        userDomainType: 'none',
+        lastDirectorySyncTime: null,
+      };
+      await tx.insertUser(user);
+      await this.audit(tx, actor, customer, [
+        { operationType: 'create_customer_user', resourceType: 'customer_user', resourceId: user.id, oldValue: null, newValue: toAuditValue(user), customizedData: userData(user) },
+      ]);
+      if (within) await within(tx, user);
+      return user;
+    });
+  }
+
+  private checkCommonFields(input: UserInput): void {
+    if (input.firstName !== undefined) fail(checkFirstName(input.firstName));
+    if (input.lastName !== undefined) fail(checkLastName(input.lastName));
+    if (input.usageLocation !== undefined) fail(checkUsageLocation(input.usageLocation));
+    if (input.immutableId !== undefined) fail(checkImmutableId(input.immutableId));
+    if (input.phoneNumber !== undefined) fail(checkPhoneNumber(input.phoneNumber));
+  }
+
+  async update(actor: Actor, customerId: string, userId: string, input: UserInput, within?: Within<UserRecord>): Promise<UserRecord> {
+    const { customer, roles } = await this.access(this.store, actor, customerId);
+    // Categories this body asks for, before knowing the user's state.
+    const wantsBasic = [input.displayName, input.firstName, input.lastName, input.usageLocation, input.immutableId, input.phoneNumber, input.userPrincipalName].some((v) => v !== undefined);
+    const wantsPassword = input.passwordProfileGiven && (input.password !== undefined || input.forceChangePassword !== undefined);
+    const ops: Operation[] = [];
+    if (wantsBasic) ops.push('updateUser');
+    if (wantsPassword) ops.push('resetPassword');
+    requireRoles(roles, ops.length > 0 ? ops : ['updateUser']);
+
+    if (input.state !== undefined) fail(checkState(input.state));
+    if (input.displayName !== undefined) fail(checkDisplayName(input.displayName));
+    this.checkCommonFields(input);
+    if (input.password !== undefined) fail(checkPassword(input.password));
+    if (input.userPrincipalName !== undefined) fail(checkUserPrincipalName(input.userPrincipalName));
+    const passwordHash = input.password === undefined ? undefined : await hashSecret(input.password);
+
+    return this.store.transaction(async (tx) => {
+      const before = await this.findUser(tx, customer.id, userId);
+      if (!before) throw userNotFound();
+      const restoring = before.state === 'inactive';
+      if (restoring && input.state === undefined) throw userNotFound();
+      if (restoring) requireRoles(roles, ['restoreUser']);
+
+      const after: UserRecord = { ...before };
+      if (input.displayName !== undefined) after.displayName = input.displayName.trim();
+      if (input.firstName !== undefined) after.firstName = emptyToNull(input.firstName);
+      if (input.lastName !== undefined) after.lastName = emptyToNull(input.lastName);
+      if (input.usageLocation !== undefined) after.usageLocation = normaliseUsageLocation(input.usageLocation);
+      if (input.immutableId !== undefined) after.immutableId = input.immutableId;
+      if (input.phoneNumber !== undefined) after.phoneNumber = input.phoneNumber;
+      const renaming = input.userPrincipalName !== undefined && input.userPrincipalName !== before.upn;
+      if (renaming) after.upn = input.userPrincipalName ?? before.upn;
+      if (passwordHash !== undefined) after.passwordHash = passwordHash;
+      if (input.forceChangePassword !== undefined) after.forceChangePassword = input.forceChangePassword;
+      if (restoring) {
+        after.state = 'active';
+        after.softDeletionTime = null;
+      }
+      const basicChanged =
+        after.displayName !== before.displayName || after.firstName !== before.firstName || after.lastName !== before.lastName ||
+        after.usageLocation !== before.usageLocation || after.immutableId !== before.immutableId || after.phoneNumber !== before.phoneNumber;
+      const passwordChanged = passwordHash !== undefined || after.forceChangePassword !== before.forceChangePassword;
+
+      const sensitive: string[] = [];
+      if (passwordChanged) sensitive.push('reset the password of');
+      if (renaming) sensitive.push('change the userPrincipalName of');
+      if (restoring) sensitive.push('restore');
+      if (sensitive.length > 0) requireMayActOnTarget(roles, await tx.userRoleIds(before.id), sensitive.join(', '));
+      if (renaming) await this.checkNewUpn(tx, customer, after.upn, before.id);
+
+      const entries: AuditEntry[] = [];
+      const data = userData(after);
+      if (restoring) entries.push({ operationType: 'restore_customer_user', resourceType: 'customer_user', resourceId: before.id, oldValue: toAuditValue(before), newValue: toAuditValue(after), customizedData: data });
+      if (basicChanged) entries.push({ operationType: 'update_customer_user', resourceType: 'customer_user', resourceId: before.id, oldValue: toAuditValue(before), newValue: toAuditValue(after), customizedData: data });
+      if (renaming) entries.push({ operationType: 'update_customer_user_principal_name', resourceType: 'customer_user', resourceId: before.id, oldValue: toAuditValue(before), newValue: toAuditValue(after), customizedData: data });
+      if (passwordChanged) entries.push({ operationType: 'reset_customer_user_password', resourceType: 'customer_user', resourceId: before.id, oldValue: null, newValue: null, customizedData: [...data, { key: 'ForceChangePassword', value: String(after.forceChangePassword) }] });
+      if (entries.length > 0) {
+        await tx.updateUser(after);
+        await this.audit(tx, actor, customer, entries);
+      }
+      if (within) await within(tx, after);
+      return after;
+    });
+  }
+
+  async delete(actor: Actor, customerId: string, userId: string, within?: Within<null>): Promise<void> {
+    const { customer, roles } = await this.access(this.store, actor, customerId);
+    requireRoles(roles, ['deleteUser']);
+    await this.store.transaction(async (tx) => {
+      const before = await this.activeUser(tx, customer.id, userId);
+      requireMayActOnTarget(roles, await tx.userRoleIds(before.id), 'delete');
+      const after: UserRecord = { ...before, state: 'inactive', softDeletionTime: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z') };
+      await tx.updateUser(after);
+      await this.audit(tx, actor, customer, [
+        { operationType: 'delete_customer_user', resourceType: 'customer_user', resourceId: before.id, oldValue: toAuditValue(before), newValue: toAuditValue(after), customizedData: userData(after) },
+      ]);
+      if (within) await within(tx, null);
+    });
+  }
+
+  private async audit(tx: StoreTx, actor: Actor, customer: CustomerRecord, entries: AuditEntry[]): Promise<void> {
+    const now = this.now();
+    for (const e of entries) await tx.insertAudit(auditRow(actor, customer, e, now));
+  }
+}
+
+const emptyToNull = (v: string | undefined): string | null => (v === undefined || v === '' ? null : v);
+
+const userData = (u: UserRecord): { key: string; value: string }[] => [
+  { key: 'CustomerUserId', value: u.id },
+  { key: 'UserPrincipalName', value: u.upn },
+];
