@@ -16,6 +16,7 @@ import type { TokenVerifier } from './identity/principal.js';
 import type { Store } from './store/store.js';
 import { UserService } from './users/service.js';
 import { userRoutes } from './users/routes.js';
+import { RoleService, roleRoutes } from './roles/routes.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -60,6 +61,7 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
   const users = new UserService(store, { retentionDays: config.userRetentionDays, now });
   const customers = new CustomerService(store);
   const audit = new AuditService(store, now);
+  const roles = new RoleService(store, now);
 
   // JSON under either media type Partner Center lists.
   app.addContentTypeParser('text/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
@@ -89,6 +91,7 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
     userRoutes(v1, { users, store, idempotency });
     customerRoutes(v1, customers);
     auditRoutes(v1, audit);
+    roleRoutes(v1, roles);
     done();
   }, { prefix: '/v1' });
 

@@ -35,6 +35,11 @@ export const PC_AUDIENCE = 'https://api.partnercenter.microsoft.com';
 export const USER_SCOPE = `${PC_AUDIENCE}/user_impersonation offline_access`;
 export const DEFAULT_SCOPE = `${PC_AUDIENCE}/.default`;
 
+/** `obj` without the named members. */
+export function omit<T extends object>(obj: T, ...names: string[]): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([k]) => !names.includes(k))) as Partial<T>;
+}
+
 /** A clock tests move by hand, epoch milliseconds. */
 export class Clock {
   ms = Date.UTC(2025, 0, 15, 12, 0, 0);

@@ -20,7 +20,7 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
 const signWith = (key: SigningKey): Promise<string> =>
   new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'RS256', kid: key.kid }).sign(key.privateKey);
 
-test('the signing key persists in the data directory: a restart loads the same key and old tokens still verify', async () => {
+void test('the signing key persists in the data directory: a restart loads the same key and old tokens still verify', async () => {
   await withTempDir(async (dir) => {
     const first = await loadOrCreateSigningKey(dir);
     const token = await signWith(first);
@@ -32,7 +32,7 @@ test('the signing key persists in the data directory: a restart loads the same k
   });
 });
 
-test('the key file is a private JWK readable by its owner only (mode 0600), and no temporary file is left', async (t) => {
+void test('the key file is a private JWK readable by its owner only (mode 0600), and no temporary file is left', async (t) => {
   if (process.platform === 'win32') {
     t.skip('POSIX file modes');
     return;
@@ -49,7 +49,7 @@ test('the key file is a private JWK readable by its owner only (mode 0600), and 
   });
 });
 
-test('a missing data directory is created', async () => {
+void test('a missing data directory is created', async () => {
   await withTempDir(async (dir) => {
     const nested = join(dir, 'a', 'b');
     const key = await loadOrCreateSigningKey(nested);
@@ -58,7 +58,7 @@ test('a missing data directory is created', async () => {
   });
 });
 
-test('kid is the RFC 7638 SHA-256 thumbprint and the public JWK carries no private member', async () => {
+void test('kid is the RFC 7638 SHA-256 thumbprint and the public JWK carries no private member', async () => {
   const key = await loadOrCreateSigningKey(':memory:');
   const { n, e } = key.publicJwk;
   assert.ok(typeof n === 'string' && typeof e === 'string');
@@ -68,14 +68,14 @@ test('kid is the RFC 7638 SHA-256 thumbprint and the public JWK carries no priva
   assert.ok(n.length >= 342, 'at least a 2048-bit modulus');
 });
 
-test(':memory: gives a fresh key each time and writes nothing', async () => {
+void test(':memory: gives a fresh key each time and writes nothing', async () => {
   const a = await loadOrCreateSigningKey(':memory:');
   const b = await loadOrCreateSigningKey(':memory:');
   assert.notEqual(a.kid, b.kid);
   assert.ok(!existsSync(':memory:'));
 });
 
-test('an unreadable key file is an error and is left as it was', async () => {
+void test('an unreadable key file is an error and is left as it was', async () => {
   await withTempDir(async (dir) => {
     const file = join(dir, SIGNING_KEY_FILE);
     await writeFile(file, '{"kty":"RSA","n":"abc"}', { mode: 0o600 });

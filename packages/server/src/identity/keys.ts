@@ -86,7 +86,7 @@ async function writeFileAtomic(file: string, data: string): Promise<void> {
 }
 
 const isNotFound = (err: unknown): boolean =>
-  typeof err === 'object' && err !== null && 'code' in err && (err as { code: unknown }).code === 'ENOENT';
+  typeof err === 'object' && err !== null && 'code' in err && err.code === 'ENOENT';
 
 /**
  * Loads the signing key of `dataDir`, creating it on first use. `:memory:` gives a fresh key that is never

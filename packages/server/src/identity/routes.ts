@@ -32,8 +32,6 @@ class FormBody {
     readonly duplicate: string | undefined,
   ) {}
 }
-/** What the catch-all parser leaves for a body of any other content type. */
-class OtherBody {}
 
 function parseForm(text: string): FormBody {
   const params = new Map<string, string>();
@@ -92,7 +90,7 @@ export function identityRoutes(app: FastifyInstance, opts: IdentityRoutesOptions
     done(null, parseForm(typeof body === 'string' ? body : body.toString('utf8')));
   });
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: TOKEN_BODY_LIMIT }, (_req, _body, done) => {
-    done(null, new OtherBody());
+    done(null, undefined);
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {

@@ -221,7 +221,10 @@ export function demoBanner(baseUrl: string): string {
   const tokenUrl = `${base}/${DEMO.tenantId}/oauth2/v2.0/token`;
   const userUrl = `${base}/v1/customers/${DEMO.customerId}/users/${DEMO.userId}`;
   const uuid = `$(node -e 'console.log(crypto.randomUUID())')`;
-  const readToken = `node -e 'let s="";process.stdin.on("data",(d)=>{s+=d}).on("end",()=>{console.log(JSON.parse(s).access_token)})'`;
+  // prints the access token, or the error answer on stderr
+  const readToken =
+    `node -e 'let s="";process.stdin.on("data",(d)=>{s+=d}).on("end",()=>{` +
+    `const t=JSON.parse(s).access_token;if(t)console.log(t);else{console.error(s);process.exitCode=1}})'`;
   return [
     'PartnerKit demo data set loaded: partner "Northwind Partner", customers "Fabrikam Traders" and "Contoso Outfitters".',
     'These are public demo values, not secrets.',

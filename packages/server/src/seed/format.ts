@@ -99,7 +99,7 @@ export class SeedError extends Error {
     readonly file: string,
     /** Where in the file, e.g. `partners[0].users[1].groups[0]`; empty for the whole file. */
     readonly place: string = '',
-    readonly line: number | undefined = undefined,
+    readonly line?: number,
   ) {
     super(message);
   }
@@ -160,7 +160,7 @@ function parseYaml(text: string, fileName: string): SeedFile {
   const first = doc.errors[0];
   if (first) {
     const line = first.linePos?.[0].line;
-    const detail = first.message.split('\n')[0] ?? first.message;
+    const detail = (first.message.split('\n')[0] ?? first.message).replace(/:$/, '');
     return fail(new SeedError(`${fileName}: not valid YAML: ${detail}`, fileName, '', line));
   }
   let value: unknown;
@@ -486,7 +486,16 @@ class Checker {
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
+  switch (typeof v) {
+    case 'string':
+      return `the string ${JSON.stringify(v)}`;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return `${typeof v} ${String(v)}`;
+    case 'object':
+      return 'an object';
+    default:
+      return typeof v;
+  }
 }

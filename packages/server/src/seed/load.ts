@@ -37,8 +37,9 @@ export interface LoadSeedOptions {
 
 /**
  * What the loader needs of a transaction. `insertGroup`, `insertRelationship` and `insertAssignment` may
- * report whether they inserted (`true`) or found the row already there (`false`); when they report nothing,
- * the row counts as created when its parent (partner, customer, relationship) was created by this load.
+ * report whether they inserted (`true`) or found the row already there (`false`); when they report anything
+ * else (the store's current `void`), the row counts as created when its parent (partner, customer,
+ * relationship) was created by this load.
  */
 type SeedTx = Pick<
   StoreTx,
@@ -46,16 +47,16 @@ type SeedTx = Pick<
   | 'insertPartnerUser' | 'insertGroupMember' | 'getCustomer' | 'insertCustomer' | 'insertCustomerDomain' | 'getUser'
   | 'insertUser' | 'addUserRole'
 > & {
-  insertGroup(g: { id: string; partnerId: string; displayName: string }): Promise<boolean | void>;
-  insertRelationship(r: Parameters<StoreTx['insertRelationship']>[0]): Promise<boolean | void>;
-  insertAssignment(a: Parameters<StoreTx['insertAssignment']>[0]): Promise<boolean | void>;
+  insertGroup(g: { id: string; partnerId: string; displayName: string }): Promise<unknown>;
+  insertRelationship(r: Parameters<StoreTx['insertRelationship']>[0]): Promise<unknown>;
+  insertAssignment(a: Parameters<StoreTx['insertAssignment']>[0]): Promise<unknown>;
 };
 
 const emptyCount = (): SeedCount => ({ created: 0, existing: 0 });
 
 /** Counts one insert-if-absent; returns whether it created the row. */
-function tally(count: SeedCount, inserted: boolean | void, parentCreated: boolean): boolean {
-  const created = inserted ?? parentCreated;
+function tally(count: SeedCount, inserted: unknown, parentCreated: boolean): boolean {
+  const created = typeof inserted === 'boolean' ? inserted : parentCreated;
   if (created) count.created++;
   else count.existing++;
   return created;

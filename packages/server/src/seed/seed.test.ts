@@ -152,12 +152,13 @@ function fixtureWith(edit: (partner: Json) => void): Json {
   edit(partner);
   return f;
 }
-const at = <T>(v: unknown, i: number): T => {
+/** Item `i` of a list in the fixture. */
+function at(v: unknown, i: number): Json {
   assert.ok(Array.isArray(v));
   const item: unknown = v[i];
-  assert.ok(item !== undefined);
-  return item as T;
-};
+  assert.ok(typeof item === 'object' && item !== null);
+  return item as Json;
+}
 
 describe('loading a seed', () => {
   test('a valid JSON seed loads and everything is queryable through the store', async () => {
@@ -285,7 +286,7 @@ describe('loading a seed', () => {
     await withStore(async (store) => {
       await loadSeed(store, parseSeed(fixtureJson(), 'seed.json'), { now: NOW });
       const grown = fixtureWith((p) => {
-        const users = at<Json>(p['customers'], 0)['users'] as Json[];
+        const users = at(p['customers'], 0)['users'] as Json[];
         users.push({ id: '0a1b2c3d-0000-4000-8000-0000000000ff', userPrincipalName: 'dave@test.example', displayName: 'Dave' });
       });
       const summary = await loadSeed(store, parseSeed(JSON.stringify(grown), 'seed.json'), { now: NOW });
@@ -303,7 +304,7 @@ describe('loading a seed', () => {
       await store.insertUser({ ...bob, id: '0a1b2c3d-0000-4000-8000-0000000000fe', upn: 'dave@test.example', userDomainType: 'none' });
       const dave = '0a1b2c3d-0000-4000-8000-0000000000ff';
       const grown = fixtureWith((p) => {
-        const users = at<Json>(p['customers'], 0)['users'] as Json[];
+        const users = at(p['customers'], 0)['users'] as Json[];
         users.push({ id: dave, userPrincipalName: 'DAVE@test.example', displayName: 'Dave' });
       });
       const summary = await loadSeed(store, parseSeed(JSON.stringify(grown), 'seed.json'), { now: NOW });
@@ -362,7 +363,7 @@ describe('loading a seed', () => {
 describe('a seed that breaks a rule is refused with a message naming the place', () => {
   test('a bad GUID', () => {
     const seed = fixtureWith((p) => {
-      at<Json>(at<Json>(p['customers'], 0)['users'], 1)['id'] = 'not-a-guid';
+      at(at(p['customers'], 0)['users'], 1)['id'] = 'not-a-guid';
     });
     const err = assertRefused(seed, ['seed.json: partners[0].customers[0].users[1].id: "not-a-guid" is not a GUID']);
     assert.equal(err.place, 'partners[0].customers[0].users[1].id');
@@ -371,7 +372,7 @@ describe('a seed that breaks a rule is refused with a message naming the place',
 
   test('a GUID in a role list', () => {
     const seed = fixtureWith((p) => {
-      at<Json>(at<Json>(p['customers'], 0)['gdapRelationships'], 0)['roles'] = [RoleIds.userAdministrator, 'User Administrator'];
+      at(at(p['customers'], 0)['gdapRelationships'], 0)['roles'] = [RoleIds.userAdministrator, 'User Administrator'];
     });
     assertRefused(seed, ['partners[0].customers[0].gdapRelationships[0].roles[1]: "User Administrator" is not a GUID']);
   });
@@ -379,18 +380,18 @@ describe('a seed that breaks a rule is refused with a message naming the place',
   test('an unknown group in a partner user or an access assignment', () => {
     const unknown = '0a1b2c3d-0000-4000-8000-0000000000aa';
     assertRefused(fixtureWith((p) => {
-      at<Json>(p['users'], 1)['groups'] = [ID.readers, unknown];
+      at(p['users'], 1)['groups'] = [ID.readers, unknown];
     }), [`seed.json: partners[0].users[1].groups[1]: unknown group "${unknown}"`]);
     assertRefused(fixtureWith((p) => {
-      const rel = at<Json>(at<Json>(p['customers'], 0)['gdapRelationships'], 0);
-      at<Json>(rel['accessAssignments'], 1)['groupId'] = unknown;
+      const rel = at(at(p['customers'], 0)['gdapRelationships'], 0);
+      at(rel['accessAssignments'], 1)['groupId'] = unknown;
     }), [`partners[0].customers[0].gdapRelationships[0].accessAssignments[1].groupId: unknown group "${unknown}"`]);
   });
 
   test('an assignment role outside the relationship', () => {
     const seed = fixtureWith((p) => {
-      const rel = at<Json>(at<Json>(p['customers'], 0)['gdapRelationships'], 0);
-      at<Json>(rel['accessAssignments'], 0)['roles'] = [RoleIds.userAdministrator, RoleIds.globalAdministrator];
+      const rel = at(at(p['customers'], 0)['gdapRelationships'], 0);
+      at(rel['accessAssignments'], 0)['roles'] = [RoleIds.userAdministrator, RoleIds.globalAdministrator];
     });
     assertRefused(seed, [
       `partners[0].customers[0].gdapRelationships[0].accessAssignments[0].roles[1]: role "${RoleIds.globalAdministrator}" is not one of the relationship's roles`,
@@ -399,31 +400,31 @@ describe('a seed that breaks a rule is refused with a message naming the place',
 
   test('a duplicate UPN, whatever its case', () => {
     assertRefused(fixtureWith((p) => {
-      at<Json>(at<Json>(p['customers'], 0)['users'], 2)['userPrincipalName'] = 'ALICE@Test.Example';
+      at(at(p['customers'], 0)['users'], 2)['userPrincipalName'] = 'ALICE@Test.Example';
     }), ['partners[0].customers[0].users[2].userPrincipalName: duplicate UPN "ALICE@Test.Example" (also at partners[0].customers[0].users[0].userPrincipalName)']);
     assertRefused(fixtureWith((p) => {
-      at<Json>(p['users'], 1)['userPrincipalName'] = 'Agent@testpartner.onmicrosoft.com';
+      at(p['users'], 1)['userPrincipalName'] = 'Agent@testpartner.onmicrosoft.com';
     }), ['partners[0].users[1].userPrincipalName: duplicate UPN "Agent@testpartner.onmicrosoft.com" (also at partners[0].users[0].userPrincipalName)']);
   });
 
   test('a duplicate id of the same kind, even in another customer', () => {
     assertRefused(fixtureWith((p) => {
-      at<Json>(at<Json>(p['customers'], 1)['users'], 0)['id'] = ID.bob.toUpperCase();
+      at(at(p['customers'], 1)['users'], 0)['id'] = ID.bob.toUpperCase();
     }), [`partners[0].customers[1].users[0].id: duplicate customer user id "${ID.bob}" (also at partners[0].customers[0].users[1].id)`]);
     assertRefused(fixtureWith((p) => {
-      at<Json>(p['groups'], 1)['id'] = ID.admins;
+      at(p['groups'], 1)['id'] = ID.admins;
     }), [`partners[0].groups[1].id: duplicate group id "${ID.admins}"`]);
   });
 
   test('a UPN whose domain is not the customer\'s', () => {
     assertRefused(fixtureWith((p) => {
-      at<Json>(at<Json>(p['customers'], 0)['users'], 1)['userPrincipalName'] = 'bob@second.onmicrosoft.com';
+      at(at(p['customers'], 0)['users'], 1)['userPrincipalName'] = 'bob@second.onmicrosoft.com';
     }), ['partners[0].customers[0].users[1].userPrincipalName: the domain "second.onmicrosoft.com" is not a domain of this customer']);
   });
 
   test('an unknown property (a typo)', () => {
     const seed = fixtureWith((p) => {
-      const user = at<Json>(p['users'], 0);
+      const user = at(p['users'], 0);
       user['grups'] = user['groups'];
       delete user['groups'];
     });
@@ -433,22 +434,22 @@ describe('a seed that breaks a rule is refused with a message naming the place',
 
   test('a missing required field, a wrong type, a bad value', () => {
     assertRefused(fixtureWith((p) => {
-      delete at<Json>(p['applications'], 0)['displayName'];
+      delete at(p['applications'], 0)['displayName'];
     }), ['partners[0].applications[0].displayName: is required']);
     assertRefused(fixtureWith((p) => {
-      at<Json>(p['users'], 0)['mfa'] = 'yes';
+      at(p['users'], 0)['mfa'] = 'yes';
     }), ['partners[0].users[0].mfa: must be true or false, not the string "yes"']);
     assertRefused(fixtureWith((p) => {
-      at<Json>(at<Json>(p['customers'], 0)['users'], 0)['usageLocation'] = 'USA';
+      at(at(p['customers'], 0)['users'], 0)['usageLocation'] = 'USA';
     }), ['partners[0].customers[0].users[0].usageLocation: "USA" is not an ISO 3166-1 alpha-2 country code']);
     assertRefused(fixtureWith((p) => {
-      at<Json>(at<Json>(p['customers'], 0)['gdapRelationships'], 0)['status'] = 'live';
+      at(at(p['customers'], 0)['gdapRelationships'], 0)['status'] = 'live';
     }), ['partners[0].customers[0].gdapRelationships[0].status: must be one of active, terminated, expired, pending, approvalPending']);
     assertRefused(fixtureWith((p) => {
-      at<Json>(at<Json>(p['customers'], 0)['gdapRelationships'], 0)['endDateTime'] = '31/12/2027';
+      at(at(p['customers'], 0)['gdapRelationships'], 0)['endDateTime'] = '31/12/2027';
     }), ['partners[0].customers[0].gdapRelationships[0].endDateTime: "31/12/2027" is not an ISO 8601 date']);
     assertRefused(fixtureWith((p) => {
-      at<Json>(at<Json>(p['customers'], 0)['users'], 0)['softDeletionTime'] = '2025-01-01T00:00:00Z';
+      at(at(p['customers'], 0)['users'], 0)['softDeletionTime'] = '2025-01-01T00:00:00Z';
     }), ['partners[0].customers[0].users[0].softDeletionTime: is only for users whose state is "inactive"']);
     assertRefused({}, ['seed.json: partners: is required']);
     assertRefused([], ['seed.json: must be an object, not a list']);
@@ -460,16 +461,23 @@ describe('a seed that breaks a rule is refused with a message naming the place',
     assert.ok(partner);
     assert.equal(partner.tenantId, ID.partner);
     assert.equal(partner.domain, 'testpartner.onmicrosoft.com');
-    assert.deepEqual(partner.users[0]?.groups, [ID.admins]);
-    assert.equal(partner.users[0]?.mfa, true);
+    const agent = partner.users[0];
+    assert.ok(agent);
+    assert.deepEqual(agent.groups, [ID.admins]);
+    assert.equal(agent.mfa, true);
     const customer = partner.customers[0];
-    assert.deepEqual(customer?.customDomains, [{ name: 'test.example', federated: false }, { name: 'fed.example', federated: true }]);
-    assert.equal(customer.users[0]?.usageLocation, 'GB');
-    assert.equal(customer.users[1]?.state, 'active');
-    assert.deepEqual(customer.users[1]?.roles, []);
-    assert.equal(customer.users[2]?.state, 'inactive');
-    assert.equal(customer.gdapRelationships[0]?.status, 'active');
-    assert.equal(customer.gdapRelationships[0]?.endDateTime, '2099-12-31T00:00:00.000Z');
+    assert.ok(customer);
+    assert.deepEqual(customer.customDomains, [{ name: 'test.example', federated: false }, { name: 'fed.example', federated: true }]);
+    const [alice, bob, gone] = customer.users;
+    assert.ok(alice && bob && gone);
+    assert.equal(alice.usageLocation, 'GB');
+    assert.equal(bob.state, 'active');
+    assert.deepEqual(bob.roles, []);
+    assert.equal(gone.state, 'inactive');
+    const rel = customer.gdapRelationships[0];
+    assert.ok(rel);
+    assert.equal(rel.status, 'active');
+    assert.equal(rel.endDateTime, '2099-12-31T00:00:00.000Z');
     const second = partner.customers[1];
     assert.deepEqual([second?.customDomains, second?.gdapRelationships], [[], []]);
   });

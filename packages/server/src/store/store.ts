@@ -103,12 +103,13 @@ export class StoreTx {
       .onConflict((oc) => oc.doNothing())
       .execute();
   }
-  async insertGroup(g: { id: string; partnerId: string; displayName: string }): Promise<void> {
-    await this.db
+  async insertGroup(g: { id: string; partnerId: string; displayName: string }): Promise<boolean> {
+    const r = await this.db
       .insertInto('partner_groups')
       .values({ id: g.id.toLowerCase(), partner_id: g.partnerId, display_name: g.displayName })
       .onConflict((oc) => oc.doNothing())
-      .execute();
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
   async findPartnerUserByUpn(upn: string): Promise<PartnerUserRecord | undefined> {
     const r = await this.db.selectFrom('partner_users').selectAll().where('upn_lower', '=', upn.toLowerCase()).executeTakeFirst();
@@ -221,22 +222,24 @@ export class StoreTx {
       relationshipRoles: parseRoles(r.rroles), assignmentRoles: parseRoles(r.aroles),
     }));
   }
-  async insertRelationship(r: GdapRelationshipRecord): Promise<void> {
-    await this.db
+  async insertRelationship(rel: GdapRelationshipRecord): Promise<boolean> {
+    const r = await this.db
       .insertInto('gdap_relationships')
       .values({
-        id: r.id.toLowerCase(), partner_id: r.partnerId, customer_id: r.customerId.toLowerCase(), display_name: r.displayName,
-        status: r.status, end_date_time: r.endDateTime, roles: JSON.stringify(r.roles),
+        id: rel.id.toLowerCase(), partner_id: rel.partnerId, customer_id: rel.customerId.toLowerCase(), display_name: rel.displayName,
+        status: rel.status, end_date_time: rel.endDateTime, roles: JSON.stringify(rel.roles),
       })
       .onConflict((oc) => oc.doNothing())
-      .execute();
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
-  async insertAssignment(a: { id: string; relationshipId: string; groupId: string; roles: string[] }): Promise<void> {
-    await this.db
+  async insertAssignment(a: { id: string; relationshipId: string; groupId: string; roles: string[] }): Promise<boolean> {
+    const r = await this.db
       .insertInto('gdap_assignments')
       .values({ id: a.id, relationship_id: a.relationshipId.toLowerCase(), group_id: a.groupId.toLowerCase(), roles: JSON.stringify(a.roles) })
       .onConflict((oc) => oc.doNothing())
-      .execute();
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 
   // ---- customer users ------------------------------------------------------------------------------------
