@@ -54,7 +54,8 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     let listenBase = '';
     const issuerBase = (): string => config.publicUrl ?? listenBase;
     const issuer = new TokenIssuer({ store, key, issuerBase, now });
-    const verifier = createTokenVerifier({ issuerBase, keys: () => [key.publicJwk], store, now });
+    const publicKeys = [key.publicJwk];
+    const verifier = createTokenVerifier({ issuerBase, keys: () => publicKeys, store, now });
 
     if (config.demo && (await store.isEmpty())) {
       await loadSeed(store, DEMO_SEED);

@@ -138,15 +138,15 @@ export const passwordParams = (user: { upn: string; password: string }, scope = 
 /** Asserts an Entra-style OAuth error body and returns it. */
 export function assertOAuthError(r: JsonResponse, status: number, error: string, code: number): void {
   assert.equal(r.status, status, r.text);
-  assert.equal(r.body['error'], error, r.text);
-  assert.deepEqual(r.body['error_codes'], [code]);
-  const description = r.body['error_description'];
+  assert.equal(r.body.error, error, r.text);
+  assert.deepEqual(r.body.error_codes, [code]);
+  const description = r.body.error_description;
   assert.equal(typeof description, 'string');
   assert.match(
     description as string,
     new RegExp(`^AADSTS${String(code)}: .+\\r\\nTrace ID: [0-9a-f-]{36}\\r\\nCorrelation ID: [0-9a-f-]{36}\\r\\nTimestamp: \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ$`, 's'),
   );
-  assert.equal(typeof r.body['trace_id'], 'string');
-  assert.equal(typeof r.body['correlation_id'], 'string');
-  assert.equal(typeof r.body['timestamp'], 'string');
+  assert.equal(typeof r.body.trace_id, 'string');
+  assert.equal(typeof r.body.correlation_id, 'string');
+  assert.equal(typeof r.body.timestamp, 'string');
 }

@@ -149,7 +149,7 @@ export class TokenIssuer {
     if (!partner) return OAuthErrors.tenantNotFound(ctx, tenant);
     const clientId = params.get('client_id') ?? '';
     const app = await this.store.findApplication(clientId);
-    if (!app || app.partnerId.toLowerCase() !== partner.tenantId.toLowerCase()) return OAuthErrors.unknownClient(ctx, clientId, tenant);
+    if (app?.partnerId.toLowerCase() !== partner.tenantId.toLowerCase()) return OAuthErrors.unknownClient(ctx, clientId, tenant);
 
     const scope = params.get('scope');
     const parsedScope = scope === undefined ? undefined : parseScope(scope);
@@ -207,7 +207,7 @@ export class TokenIssuer {
 
   private async passwordGrant(g: Granted, username: string, password: string, offline: boolean, ctx: OAuthContext): Promise<TokenOutcome> {
     const user = await this.store.findPartnerUserByUpn(username);
-    const known = user !== undefined && user.partnerId.toLowerCase() === g.partner.tenantId.toLowerCase();
+    const known = user?.partnerId.toLowerCase() === g.partner.tenantId.toLowerCase();
     // Unknown users cost the same scrypt work as known ones, so timing does not tell them apart.
     const ok = await verifySecret(password, known ? user.passwordHash : DUMMY_HASH);
     if (!known || !ok) return OAuthErrors.badCredentials(ctx);
@@ -221,16 +221,16 @@ export class TokenIssuer {
     if (!REFRESH_TOKEN_PATTERN.test(refreshToken)) return OAuthErrors.malformed(ctx);
     const now = this.now();
     const record = await this.store.redeemRefreshToken(hashRefreshToken(refreshToken), now);
-    // Unknown, already used, or presented by another client or tenant: one answer for all.
-    if (!record
-      || record.clientId.toLowerCase() !== g.app.clientId.toLowerCase()
+    // Unknown, already used, or presented by another client or tenant: one answer for all. The token is
+    // redeemed before those checks, so a refused presentation also burns it (it was exposed anyway).
+    if (record?.clientId.toLowerCase() !== g.app.clientId.toLowerCase()
       || record.partnerId.toLowerCase() !== g.partner.tenantId.toLowerCase()) return OAuthErrors.invalidGrant(ctx);
     if (record.expiresAt <= now) {
       const lifetimeMs = this.refreshLifetimeDays * 86_400_000;
       return OAuthErrors.refreshTokenExpired(ctx, new Date(record.expiresAt - lifetimeMs), this.refreshLifetimeDays);
     }
     const user = await this.store.findPartnerUser(record.userId);
-    if (!user || user.partnerId.toLowerCase() !== g.partner.tenantId.toLowerCase()) return OAuthErrors.invalidGrant(ctx);
+    if (user?.partnerId.toLowerCase() !== g.partner.tenantId.toLowerCase()) return OAuthErrors.invalidGrant(ctx);
     const accessToken = await this.userToken(g.partner.tenantId, g.app.clientId, user);
     const next = await this.storeRefreshToken(g, user.id, record.scope);
     return this.success(accessToken, record.scope, next);

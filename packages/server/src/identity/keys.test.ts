@@ -42,9 +42,9 @@ void test('the key file is a private JWK readable by its owner only (mode 0600),
     const file = join(dir, SIGNING_KEY_FILE);
     assert.equal((await stat(file)).mode & 0o777, 0o600);
     const jwk = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-    assert.equal(jwk['kty'], 'RSA');
-    assert.equal(typeof jwk['d'], 'string');
-    assert.equal(jwk['kid'], key.kid);
+    assert.equal(jwk.kty, 'RSA');
+    assert.equal(typeof jwk.d, 'string');
+    assert.equal(jwk.kid, key.kid);
     assert.deepEqual(await readdir(dir), [SIGNING_KEY_FILE]);
   });
 });

@@ -35,7 +35,7 @@ const RSA_PRIVATE_MEMBERS = ['n', 'e', 'd', 'p', 'q', 'dp', 'dq', 'qi'] as const
 function asRsaPrivateJwk(value: unknown): RsaPrivateJwk | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const v = value as Record<string, unknown>;
-  if (v['kty'] !== 'RSA') return undefined;
+  if (v.kty !== 'RSA') return undefined;
   const out: Partial<Record<(typeof RSA_PRIVATE_MEMBERS)[number], string>> = {};
   for (const m of RSA_PRIVATE_MEMBERS) {
     const member = v[m];

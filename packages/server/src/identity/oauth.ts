@@ -37,8 +37,7 @@ export const entraTimestamp = (d: Date): string => `${d.toISOString().slice(0, 1
 
 /** A request value safe to quote in a description: no control characters, at most 128 characters. */
 export function quote(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = value.replace(/[\u0000-\u001f\u007f]/g, '');
+  const clean = value.replace(/\p{Cc}/gu, '');
   return clean.length > 128 ? `${clean.slice(0, 128)}…` : clean;
 }
 

@@ -22,36 +22,36 @@ void test('discovery document names the issuer, token endpoint and JWKS of the p
     const r = await readJson(await fetch(`${s.base}/${tenant}/v2.0/.well-known/openid-configuration`));
     assert.equal(r.status, 200);
     const t = `${s.base}/${PARTNER.tenantId}`;
-    assert.equal(r.body['issuer'], `${t}/v2.0`);
-    assert.equal(r.body['token_endpoint'], `${t}/oauth2/v2.0/token`);
-    assert.equal(r.body['jwks_uri'], `${t}/discovery/v2.0/keys`);
-    assert.deepEqual(r.body['id_token_signing_alg_values_supported'], ['RS256']);
-    assert.deepEqual(r.body['grant_types_supported'], ['password', 'client_credentials', 'refresh_token']);
-    assert.ok(Array.isArray(r.body['response_types_supported']));
-    assert.equal(typeof r.body['authorization_endpoint'], 'string');
+    assert.equal(r.body.issuer, `${t}/v2.0`);
+    assert.equal(r.body.token_endpoint, `${t}/oauth2/v2.0/token`);
+    assert.equal(r.body.jwks_uri, `${t}/discovery/v2.0/keys`);
+    assert.deepEqual(r.body.id_token_signing_alg_values_supported, ['RS256']);
+    assert.deepEqual(r.body.grant_types_supported, ['password', 'client_credentials', 'refresh_token']);
+    assert.ok(Array.isArray(r.body.response_types_supported));
+    assert.equal(typeof r.body.authorization_endpoint, 'string');
   }
 });
 
 void test('discovery for an unknown tenant answers 400 with AADSTS90002', async () => {
   const r = await readJson(await fetch(`${s.base}/no-such-tenant.onmicrosoft.com/v2.0/.well-known/openid-configuration`));
   assertOAuthError(r, 400, 'invalid_tenant', 90002);
-  assert.match(r.body['error_description'] as string, /Tenant 'no-such-tenant\.onmicrosoft\.com' not found/);
+  assert.match(r.body.error_description as string, /Tenant 'no-such-tenant\.onmicrosoft\.com' not found/);
 });
 
 void test('JWKS publishes exactly the public signing key, identified by its RFC 7638 thumbprint', async () => {
   const r = await readJson(await fetch(`${s.base}/${PARTNER.domain}/discovery/v2.0/keys`));
   assert.equal(r.status, 200);
-  const keys = r.body['keys'];
+  const keys = r.body.keys;
   assert.ok(Array.isArray(keys));
   assert.equal(keys.length, 1);
   const jwk = keys[0] as Record<string, unknown>;
   assert.deepEqual(Object.keys(jwk).sort(), ['alg', 'e', 'kid', 'kty', 'n', 'use']);
-  assert.equal(jwk['kty'], 'RSA');
-  assert.equal(jwk['alg'], 'RS256');
-  assert.equal(jwk['use'], 'sig');
-  assert.equal(jwk['kid'], s.key.kid);
-  const canonical = JSON.stringify({ e: jwk['e'], kty: 'RSA', n: jwk['n'] });
-  assert.equal(jwk['kid'], createHash('sha256').update(canonical).digest('base64url'));
+  assert.equal(jwk.kty, 'RSA');
+  assert.equal(jwk.alg, 'RS256');
+  assert.equal(jwk.use, 'sig');
+  assert.equal(jwk.kid, s.key.kid);
+  const canonical = JSON.stringify({ e: jwk.e, kty: 'RSA', n: jwk.n });
+  assert.equal(jwk.kid, createHash('sha256').update(canonical).digest('base64url'));
 });
 
 void test('JWKS for an unknown tenant answers 400 with AADSTS90002', async () => {
@@ -66,12 +66,12 @@ void test('password grant gives an RS256 App+User token with Entra v2 claims tha
   assert.equal(r.status, 200, r.text);
   assert.equal(r.headers.get('cache-control'), 'no-store');
   assert.equal(r.headers.get('pragma'), 'no-cache');
-  assert.equal(r.body['token_type'], 'Bearer');
-  assert.equal(r.body['expires_in'], 3600);
-  assert.equal(r.body['ext_expires_in'], 3600);
-  assert.equal(r.body['scope'], `${PC_AUDIENCE}/user_impersonation offline_access`);
-  assert.equal(typeof r.body['refresh_token'], 'string');
-  const token = r.body['access_token'];
+  assert.equal(r.body.token_type, 'Bearer');
+  assert.equal(r.body.expires_in, 3600);
+  assert.equal(r.body.ext_expires_in, 3600);
+  assert.equal(r.body.scope, `${PC_AUDIENCE}/user_impersonation offline_access`);
+  assert.equal(typeof r.body.refresh_token, 'string');
+  const token = r.body.access_token;
   assert.equal(typeof token, 'string');
   const accessToken = token as string;
 
@@ -81,21 +81,21 @@ void test('password grant gives an RS256 App+User token with Entra v2 claims tha
   const nowSeconds = Math.floor(s.clock.ms / 1000);
   assert.equal(claims.aud, PC_AUDIENCE);
   assert.equal(claims.iss, `${s.base}/${PARTNER.tenantId}/v2.0`);
-  assert.equal(claims['tid'], PARTNER.tenantId);
-  assert.equal(claims['appid'], CONFIDENTIAL_APP.clientId);
-  assert.equal(claims['azp'], CONFIDENTIAL_APP.clientId);
-  assert.equal(claims['oid'], MFA_USER.id);
-  assert.equal(claims['upn'], MFA_USER.upn);
-  assert.equal(claims['name'], MFA_USER.displayName);
-  assert.equal(claims['scp'], 'user_impersonation');
-  assert.deepEqual(claims['amr'], ['pwd', 'mfa']);
+  assert.equal(claims.tid, PARTNER.tenantId);
+  assert.equal(claims.appid, CONFIDENTIAL_APP.clientId);
+  assert.equal(claims.azp, CONFIDENTIAL_APP.clientId);
+  assert.equal(claims.oid, MFA_USER.id);
+  assert.equal(claims.upn, MFA_USER.upn);
+  assert.equal(claims.name, MFA_USER.displayName);
+  assert.equal(claims.scp, 'user_impersonation');
+  assert.deepEqual(claims.amr, ['pwd', 'mfa']);
   assert.equal(claims.iat, nowSeconds);
   assert.equal(claims.nbf, nowSeconds);
   assert.equal(claims.exp, nowSeconds + 3600);
-  assert.equal(typeof claims['uti'], 'string');
+  assert.equal(typeof claims.uti, 'string');
   assert.equal(typeof claims.jti, 'string');
-  assert.equal(claims['idtyp'], undefined);
-  assert.equal(claims['roles'], undefined);
+  assert.equal(claims.idtyp, undefined);
+  assert.equal(claims.roles, undefined);
 
   const principal = await s.verifier.verify(accessToken);
   assert.deepEqual(principal, {
@@ -107,14 +107,14 @@ void test('password grant gives an RS256 App+User token with Entra v2 claims tha
 void test('each token carries a fresh token identifier', async () => {
   const a = await postToken(s.base, PARTNER.tenantId, passwordParams(MFA_USER));
   const b = await postToken(s.base, PARTNER.tenantId, passwordParams(MFA_USER));
-  assert.notEqual(decodeJwt(a.body['access_token'] as string)['uti'], decodeJwt(b.body['access_token'] as string)['uti']);
+  assert.notEqual(decodeJwt(a.body.access_token as string).uti, decodeJwt(b.body.access_token as string).uti);
 });
 
 void test('a partner user without MFA gets amr ["pwd"] and a principal with mfa false', async () => {
   const r = await postToken(s.base, PARTNER.tenantId, passwordParams(NO_MFA_USER));
   assert.equal(r.status, 200, r.text);
-  const token = r.body['access_token'] as string;
-  assert.deepEqual(decodeJwt(token)['amr'], ['pwd']);
+  const token = r.body.access_token as string;
+  assert.deepEqual(decodeJwt(token).amr, ['pwd']);
   const principal = await s.verifier.verify(token);
   assert.ok(principal.kind === 'user');
   assert.equal(principal.mfa, false);
@@ -123,9 +123,9 @@ void test('a partner user without MFA gets amr ["pwd"] and a principal with mfa 
 void test('password grant without offline_access gives no refresh token', async () => {
   const r = await postToken(s.base, PARTNER.tenantId, passwordParams(MFA_USER, DEFAULT_SCOPE));
   assert.equal(r.status, 200, r.text);
-  assert.equal(r.body['refresh_token'], undefined);
-  assert.equal(r.body['scope'], `${PC_AUDIENCE}/user_impersonation`);
-  assert.equal(decodeJwt(r.body['access_token'] as string)['scp'], 'user_impersonation');
+  assert.equal(r.body.refresh_token, undefined);
+  assert.equal(r.body.scope, `${PC_AUDIENCE}/user_impersonation`);
+  assert.equal(decodeJwt(r.body.access_token as string).scp, 'user_impersonation');
 });
 
 void test('a public client needs no secret for the password grant', async () => {
@@ -133,13 +133,13 @@ void test('a public client needs no secret for the password grant', async () => 
     grant_type: 'password', client_id: PUBLIC_APP.clientId, username: MFA_USER.upn, password: MFA_USER.password, scope: USER_SCOPE,
   });
   assert.equal(r.status, 200, r.text);
-  assert.equal(decodeJwt(r.body['access_token'] as string)['appid'], PUBLIC_APP.clientId);
+  assert.equal(decodeJwt(r.body.access_token as string).appid, PUBLIC_APP.clientId);
 });
 
 void test('a wrong password answers invalid_grant AADSTS50126 without echoing the password', async () => {
   const r = await postToken(s.base, PARTNER.tenantId, { ...passwordParams(MFA_USER), password: 'Wrong-Password-123' });
   assertOAuthError(r, 400, 'invalid_grant', 50126);
-  assert.match(r.body['error_description'] as string, /^AADSTS50126: Error validating credentials due to invalid username or password\./);
+  assert.match(r.body.error_description as string, /^AADSTS50126: Error validating credentials due to invalid username or password\./);
   assert.equal(r.headers.get('cache-control'), 'no-store');
   assert.ok(!r.text.includes('Wrong-Password-123'));
   assert.ok(!r.text.includes(CONFIDENTIAL_APP.secret));
@@ -155,7 +155,7 @@ void test('an unknown user and a user of another partner get the same AADSTS5012
 void test('an unknown client, or a client of another partner, answers AADSTS700016', async () => {
   const unknown = await postToken(s.base, PARTNER.tenantId, { ...passwordParams(MFA_USER), client_id: '99999999-9999-4999-8999-999999999999' });
   assertOAuthError(unknown, 400, 'unauthorized_client', 700016);
-  assert.match(unknown.body['error_description'] as string, /Application with identifier '99999999-9999-4999-8999-999999999999' was not found/);
+  assert.match(unknown.body.error_description as string, /Application with identifier '99999999-9999-4999-8999-999999999999' was not found/);
   const foreign = await postToken(s.base, PARTNER.tenantId, {
     ...passwordParams(MFA_USER), client_id: OTHER_PARTNER_APP.clientId, client_secret: OTHER_PARTNER_APP.secret,
   });
@@ -186,9 +186,9 @@ void test('a missing parameter answers invalid_request AADSTS900144 naming it', 
   const params = omit(passwordParams(MFA_USER), 'username') as Record<string, string>;
   const r = await postToken(s.base, PARTNER.tenantId, params);
   assertOAuthError(r, 400, 'invalid_request', 900144);
-  assert.match(r.body['error_description'] as string, /^AADSTS900144: The request body must contain the following parameter: 'username'\./);
+  assert.match(r.body.error_description as string, /^AADSTS900144: The request body must contain the following parameter: 'username'\./);
   const noGrant = await postToken(s.base, PARTNER.tenantId, {});
-  assert.match(noGrant.body['error_description'] as string, /parameter: 'grant_type'/);
+  assert.match(noGrant.body.error_description as string, /parameter: 'grant_type'/);
 });
 
 void test('an unsupported grant type answers unsupported_grant_type AADSTS70003', async () => {
@@ -244,7 +244,7 @@ void test('a form content type with a charset parameter is accepted', async () =
 void test('a client-request-id is echoed as the correlation id', async () => {
   const id = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
   const r = await postToken(s.base, PARTNER.tenantId, { ...passwordParams(MFA_USER), password: 'nope' }, { 'client-request-id': id });
-  assert.equal(r.body['correlation_id'], id);
+  assert.equal(r.body.correlation_id, id);
   assert.equal(r.headers.get('client-request-id'), id);
 });
 
@@ -255,16 +255,16 @@ void test('client_credentials gives an app-only token (idtyp app, roles []) the 
     grant_type: 'client_credentials', client_id: CONFIDENTIAL_APP.clientId, client_secret: CONFIDENTIAL_APP.secret, scope: DEFAULT_SCOPE,
   });
   assert.equal(r.status, 200, r.text);
-  assert.equal(r.body['refresh_token'], undefined);
-  const token = r.body['access_token'] as string;
+  assert.equal(r.body.refresh_token, undefined);
+  const token = r.body.access_token as string;
   const claims = decodeJwt(token);
-  assert.equal(claims['idtyp'], 'app');
-  assert.deepEqual(claims['roles'], []);
-  assert.equal(claims['appid'], CONFIDENTIAL_APP.clientId);
-  assert.equal(claims['tid'], PARTNER.tenantId);
-  assert.equal(claims['scp'], undefined);
-  assert.equal(claims['upn'], undefined);
-  assert.equal(claims['oid'], undefined);
+  assert.equal(claims.idtyp, 'app');
+  assert.deepEqual(claims.roles, []);
+  assert.equal(claims.appid, CONFIDENTIAL_APP.clientId);
+  assert.equal(claims.tid, PARTNER.tenantId);
+  assert.equal(claims.scp, undefined);
+  assert.equal(claims.upn, undefined);
+  assert.equal(claims.oid, undefined);
   const principal = await s.verifier.verify(token);
   assert.deepEqual(principal, { kind: 'app', partnerId: PARTNER.tenantId, applicationId: CONFIDENTIAL_APP.clientId, expiresAt: claims.exp });
 });
@@ -296,7 +296,7 @@ void test('client_credentials needs the .default scope (AADSTS1002012), a secret
 
 void test('a refresh token is opaque and kept in the store only as its SHA-256 hash', async () => {
   const r = await postToken(s.base, PARTNER.tenantId, passwordParams(MFA_USER));
-  const rt = r.body['refresh_token'] as string;
+  const rt = r.body.refresh_token as string;
   assert.match(rt, /^[A-Za-z0-9_-]{43}$/);
   const hash = createHash('sha256').update(rt).digest('base64url');
   const record = await s.store.redeemRefreshToken(hash, s.clock.ms);
@@ -308,17 +308,17 @@ void test('a refresh token is opaque and kept in the store only as its SHA-256 h
 
 void test('a refresh token is single use: redeeming it rotates it, and replaying the old one is refused', async () => {
   const first = await postToken(s.base, PARTNER.tenantId, passwordParams(MFA_USER));
-  const rt1 = first.body['refresh_token'] as string;
+  const rt1 = first.body.refresh_token as string;
   const refresh = (rt: string): Promise<Awaited<ReturnType<typeof postToken>>> => postToken(s.base, PARTNER.tenantId, {
     grant_type: 'refresh_token', client_id: CONFIDENTIAL_APP.clientId, client_secret: CONFIDENTIAL_APP.secret, refresh_token: rt,
   });
   const second = await refresh(rt1);
   assert.equal(second.status, 200, second.text);
-  const rt2 = second.body['refresh_token'] as string;
+  const rt2 = second.body.refresh_token as string;
   assert.equal(typeof rt2, 'string');
   assert.notEqual(rt2, rt1);
-  assert.equal(second.body['scope'], `${PC_AUDIENCE}/user_impersonation offline_access`);
-  const principal = await s.verifier.verify(second.body['access_token'] as string);
+  assert.equal(second.body.scope, `${PC_AUDIENCE}/user_impersonation offline_access`);
+  const principal = await s.verifier.verify(second.body.access_token as string);
   assert.equal(principal.kind === 'user' && principal.userId, MFA_USER.id);
 
   const replay = await refresh(rt1);
@@ -331,14 +331,14 @@ void test('a refresh token is single use: redeeming it rotates it, and replaying
 
 void test('a refresh token presented by another client or in another tenant is refused', async () => {
   const first = await postToken(s.base, PARTNER.tenantId, passwordParams(MFA_USER));
-  const rt = first.body['refresh_token'] as string;
+  const rt = first.body.refresh_token as string;
   const byOtherClient = await postToken(s.base, PARTNER.tenantId, { grant_type: 'refresh_token', client_id: PUBLIC_APP.clientId, refresh_token: rt });
   assertOAuthError(byOtherClient, 400, 'invalid_grant', 70000);
 
   const again = await postToken(s.base, PARTNER.tenantId, passwordParams(MFA_USER));
   const inOtherTenant = await postToken(s.base, OTHER_PARTNER.tenantId, {
     grant_type: 'refresh_token', client_id: OTHER_PARTNER_APP.clientId, client_secret: OTHER_PARTNER_APP.secret,
-    refresh_token: again.body['refresh_token'] as string,
+    refresh_token: again.body.refresh_token as string,
   });
   assertOAuthError(inOtherTenant, 400, 'invalid_grant', 70000);
 });
@@ -355,11 +355,11 @@ void test('an expired refresh token answers invalid_grant AADSTS700082', async (
       grant_type: 'password', client_id: PUBLIC_APP.clientId, username: MFA_USER.upn, password: MFA_USER.password, scope: USER_SCOPE,
     });
     assert.equal(first.status, 200, first.text);
-    const rt = first.body['refresh_token'] as string;
+    const rt = first.body.refresh_token as string;
     own.clock.advanceSeconds(89 * 86_400);
     const stillValid = await postToken(own.base, PARTNER.tenantId, { grant_type: 'refresh_token', client_id: PUBLIC_APP.clientId, refresh_token: rt });
     assert.equal(stillValid.status, 200, 'a refresh token used within 90 days works and slides the window');
-    const rt2 = stillValid.body['refresh_token'] as string;
+    const rt2 = stillValid.body.refresh_token as string;
     own.clock.advanceSeconds(90 * 86_400 + 1);
     const expired = await postToken(own.base, PARTNER.tenantId, { grant_type: 'refresh_token', client_id: PUBLIC_APP.clientId, refresh_token: rt2 });
     assertOAuthError(expired, 400, 'invalid_grant', 700082);

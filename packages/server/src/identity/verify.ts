@@ -83,25 +83,25 @@ class BoundedCache<V> {
 
 /** Maps verified claims to a principal, or says what is missing. */
 function toPrincipal(p: JWTPayload, partnerId: string): Principal {
-  const appid = p['appid'];
-  const azp = p['azp'];
+  const appid = p.appid;
+  const azp = p.azp;
   if (isString(appid) && isString(azp) && appid.toLowerCase() !== azp.toLowerCase()) throw invalid('appid and azp differ');
   const applicationId = isString(appid) ? appid : isString(azp) ? azp : undefined;
   if (applicationId === undefined) throw invalid('missing appid claim');
   const exp = p.exp;
   if (exp === undefined) throw invalid('missing exp claim');
-  const scp = p['scp'];
-  if (p['idtyp'] === 'app') {
+  const scp = p.scp;
+  if (p.idtyp === 'app') {
     if (scp !== undefined) throw invalid('app token carries scp');
     return { kind: 'app', partnerId, applicationId: applicationId.toLowerCase(), expiresAt: exp };
   }
   if (!isString(scp) || !scp.split(' ').includes(USER_IMPERSONATION)) throw invalid('token has neither user_impersonation scope nor idtyp app');
-  const oid = p['oid'];
+  const oid = p.oid;
   // `upn` is what this issuer and Entra v1 write; Entra v2 tokens carry `preferred_username` unless upn is configured.
-  const upn = isString(p['upn']) ? p['upn'] : p['preferred_username'];
+  const upn = isString(p.upn) ? p.upn : p.preferred_username;
   if (!isString(oid)) throw invalid('missing oid claim');
   if (!isString(upn)) throw invalid('missing upn claim');
-  const amr = p['amr'];
+  const amr = p.amr;
   return {
     kind: 'user',
     partnerId,
@@ -179,7 +179,7 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
     }
     const nowSeconds = at / 1000;
     if (typeof payload.iat !== 'number' || payload.iat > nowSeconds + tolerance) throw invalid('invalid iat claim');
-    const tidClaim = payload['tid'];
+    const tidClaim = payload.tid;
     if (!isString(tidClaim) || tidClaim.length > 64) throw invalid('invalid tid claim');
     const tid = tidClaim.toLowerCase();
     if (payload.iss !== issuerFor(opts.issuerBase, tidClaim) && payload.iss !== issuerFor(opts.issuerBase, tid)) {
