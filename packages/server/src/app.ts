@@ -10,6 +10,7 @@ import { CustomerService } from './customers/service.js';
 import { customerRoutes } from './customers/routes.js';
 import { PartnerKitError } from './errors.js';
 import { IdempotencyGuard } from './http/idempotency.js';
+import { clientErrorHandler, frameworkErrorHandler } from './http/errors.js';
 import { registerPipeline, sendJson } from './http/pipeline.js';
 import { Throttle } from './http/throttle.js';
 import type { TokenVerifier } from './identity/principal.js';
@@ -49,8 +50,12 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: false, maxParamLength: 200 },
     requestIdHeader: false,
-    return503OnClosing: true,
-    forceCloseConnections: false,
+    // Requests that arrive on an open connection while draining are still served through the pipeline (the store
+    // closes after the drain), which marks every answer given while closing `Connection: close`.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    frameworkErrors: frameworkErrorHandler(config.serverId),
+    clientErrorHandler: clientErrorHandler(config.serverId),
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     ...(parts.https ? { https: parts.https } : {}),
@@ -63,8 +68,19 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
   const audit = new AuditService(store, now);
   const roles = new RoleService(store, now);
 
-  // JSON under either media type Partner Center lists.
-  app.addContentTypeParser('text/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  // JSON under either media type Partner Center lists, and nothing else (Fastify's text/plain parser would let a
+  // text body through to the routes instead of the 415 the contract asks for). An empty body under a JSON content
+  // type is no body (clients send the header on a bodiless DELETE); routes that need one refuse it with 800002.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(['application/json', 'text/json'], { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') {
+      done(null, undefined);
+      return;
+    }
+    // Fastify's default JSON parser is synchronous: it answers through `done`.
+    void json(req, typeof body === 'string' ? body : body.toString('utf8'), done);
+  });
 
   // Routes by path, for telling 405 from 404.
   const methodsByRoute: { pattern: RegExp; methods: Set<string> }[] = [];

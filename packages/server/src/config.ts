@@ -155,7 +155,15 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   for (const spec of FLAGS) {
     const raw = env[spec.env];
     if (raw === undefined) continue;
-    spec.apply(config, spec.kind === 'boolean' ? envBoolean(spec.env, raw) : raw);
+    try {
+      spec.apply(config, spec.kind === 'boolean' ? envBoolean(spec.env, raw) : raw);
+    } catch (err) {
+      // Name the variable the bad value came from, not only the flag it stands for.
+      if (err instanceof ConfigError && err.message.startsWith(`${spec.flag}:`)) {
+        throw new ConfigError(`${spec.env} (${spec.flag})${err.message.slice(spec.flag.length)}`);
+      }
+      throw err;
+    }
   }
   let help = false;
   for (let i = 0; i < argv.length; i++) {
@@ -177,7 +185,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
       continue;
     }
     const value = inline ?? argv[++i];
-    if (value === undefined) throw new ConfigError(`${name} needs a value`);
+    // `--seed --demo` means a forgotten value, not a seed file called "--demo" (`--seed=--demo` still works).
+    if (value === undefined || (inline === undefined && value.startsWith('--'))) throw new ConfigError(`${name} needs a value`);
     spec.apply(config, value);
   }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {

@@ -98,7 +98,14 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       app, store, baseUrl, notices,
       async close() {
         clearInterval(timer);
-        await app.close();
+        // server.close() reaps the connections idle at that moment; one whose request is still running turns
+        // idle once it is answered, and would hold the drain open until its keep-alive timeout (72 s).
+        const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
+        try {
+          await app.close();
+        } finally {
+          clearInterval(reaper);
+        }
         await store.close();
       },
     };

@@ -63,7 +63,8 @@ export function effectiveRoles(grants: readonly GdapGrant[], now: Date): Set<str
   const roles = new Set<string>();
   for (const g of grants) {
     if (g.status.toLowerCase() !== 'active') continue;
-    if (g.endDateTime !== null && Date.parse(g.endDateTime) <= now.getTime()) continue;
+    // An end that does not parse counts as past: a grant is never widened by bad data.
+    if (g.endDateTime !== null && !(Date.parse(g.endDateTime) > now.getTime())) continue;
     const allowed = new Set(g.relationshipRoles.map((r) => r.toLowerCase()));
     for (const r of g.assignmentRoles) {
       const id = r.toLowerCase();
@@ -94,22 +95,49 @@ export function requireRoles(roles: ReadonlySet<string>, operations: readonly Op
   }
 }
 
+/** The operation behind each sensitive-action phrase the user service passes (joined with ", "). */
+const ACTION_OPERATIONS: Readonly<Record<string, Operation>> = {
+  'reset the password of': 'resetPassword',
+  'change the userPrincipalName of': 'updateUser',
+  restore: 'restoreUser',
+  delete: 'deleteUser',
+};
+
+/** The operations named by an action phrase such as `"reset the password of, restore"`. */
+export function operationsOfAction(action: string): Operation[] {
+  const ops: Operation[] = [];
+  for (const part of action.split(',')) {
+    const op = ACTION_OPERATIONS[part.trim()];
+    if (op !== undefined && !ops.includes(op)) ops.push(op);
+  }
+  return ops;
+}
+
 /**
  * The admin-on-admin rule: a caller without Global Administrator or Privileged Authentication Administrator
  * may change the password, UPN or state of a user only when every role the user holds is in the limited list.
+ * The refusal names the target's privileged roles and the roles that would allow the whole request: an
+ * unrestricted role that the operations' own role check also lets through (Privileged Authentication
+ * Administrator may reset any password, but it may not delete, restore or rename anyone).
  */
-export function requireMayActOnTarget(callerRoles: ReadonlySet<string>, targetRoles: readonly string[], action: string): void {
+export function requireMayActOnTarget(
+  callerRoles: ReadonlySet<string>,
+  targetRoles: readonly string[],
+  action: string,
+  operations: readonly Operation[] = operationsOfAction(action),
+): void {
   if (UNRESTRICTED_ROLES.some((r) => callerRoles.has(r))) return;
-  const privileged = targetRoles.filter((r) => !LIMITED_ADMIN_TARGETS.has(r.toLowerCase()));
+  const privileged = targetRoles.map((r) => r.toLowerCase()).filter((r) => !LIMITED_ADMIN_TARGETS.has(r));
   if (privileged.length === 0) return;
+  const allowing = UNRESTRICTED_ROLES.filter((r) => r === R.globalAdministrator || operations.every((op) => REQUIRED_ROLES[op].includes(r)));
   throw new PartnerKitError(
     'roleNotAllowed',
-    `The supplied role does not have the rights to perform the requested operation: the target user holds ${list(privileged)}, and only ${list(UNRESTRICTED_ROLES)} may ${action} such a user.`,
+    `The supplied role does not have the rights to perform the requested operation: the target user holds ${list(privileged)}, and only ${list(allowing)} may ${action} such a user.`,
     {
       data: [{
         action,
         targetRoles: privileged.map((id) => ({ id, name: roleName(id) })),
-        requiredRoles: UNRESTRICTED_ROLES.map((id) => ({ id, name: roleName(id) })),
+        requiredRoles: allowing.map((id) => ({ id, name: roleName(id) })),
       }],
     },
   );

@@ -6,14 +6,15 @@ import type { AuditRecordRow, CustomerRecord } from '../store/records.js';
 /** .NET ticks (100 ns since 0001-01-01) of an instant, as Partner Center puts in audit record ids. */
 const EPOCH_TICKS = 621355968000000000n;
 let sequence = 0;
-function ticks(ms: number): string {
+/** A tick count within the millisecond `ms`; the sub-millisecond part is a counter, so ids of one instant differ. */
+function ticks(ms: number): bigint {
   sequence = (sequence + 1) % 10000;
-  return (EPOCH_TICKS + BigInt(ms) * 10000n + BigInt(sequence)).toString();
+  return EPOCH_TICKS + BigInt(ms) * 10000n + BigInt(sequence);
 }
 
 /** `2024-03-05T14:22:10.1234567Z`: seven fractional digits, like Partner Center. */
-export function operationDate(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
+export function operationDate(ms: number, subMillisecondTicks = 0): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, `.$1${String(subMillisecondTicks).padStart(4, '0')}Z`);
 }
 
 export interface AuditEntry {
@@ -27,8 +28,10 @@ export interface AuditEntry {
 
 export function auditRow(actor: Actor, customer: CustomerRecord, entry: AuditEntry, nowMs: number): AuditRecordRow {
   const op = entry.operationType.replace(/_/g, '');
+  // The id ends with the .NET ticks of operationDate, exactly (Partner Center's ids do).
+  const t = ticks(nowMs);
   return {
-    id: `${actor.partnerId}_${customer.id}_${entry.resourceId}_${op}_${ticks(nowMs)}`,
+    id: `${actor.partnerId}_${customer.id}_${entry.resourceId}_${op}_${t.toString()}`,
     partnerId: actor.partnerId,
     customerId: customer.id,
     customerName: customer.companyName,
@@ -39,7 +42,7 @@ export function auditRow(actor: Actor, customer: CustomerRecord, entry: AuditEnt
     newValue: entry.newValue,
     operationType: entry.operationType,
     correlationId: actor.correlationId,
-    operationDate: operationDate(nowMs),
+    operationDate: operationDate(nowMs, Number(t % 10000n)),
     operationStatus: 'succeeded',
     customizedData: entry.customizedData,
   };

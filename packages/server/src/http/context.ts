@@ -24,6 +24,9 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** A fresh correlation vector base, with its first increment. */
+export const newCv = (): string => `${randomBytes(12).toString('base64').replace(/=+$/, '')}.0`;
+
 export function buildContext(req: FastifyRequest): RequestContext {
   let headerError: PartnerKitError | undefined;
   const rawRequestId = header(req, 'ms-requestid')?.trim() ?? '';
@@ -38,7 +41,7 @@ export function buildContext(req: FastifyRequest): RequestContext {
   let correlationId = header(req, 'ms-correlationid')?.trim() ?? '';
   if (correlationId === '' || !VISIBLE_ASCII.test(correlationId)) correlationId = randomUUID();
   const incomingCv = header(req, 'ms-cv')?.trim();
-  const cv = incomingCv && /^[A-Za-z0-9+/.]{1,127}$/.test(incomingCv) ? `${incomingCv}.0` : `${randomBytes(12).toString('base64').replace(/=+$/, '')}.0`;
+  const cv = incomingCv && /^[A-Za-z0-9+/.]{1,127}$/.test(incomingCv) ? `${incomingCv}.0` : newCv();
   const localeHeader = header(req, 'x-locale')?.trim();
   const locale = localeHeader && /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(localeHeader) ? localeHeader : undefined;
   return { requestId, clientRequestId, correlationId, cv, locale, headerError };

@@ -1,8 +1,13 @@
 /**
  * The one place where errors become Partner Center error bodies: `{code, description, data, source}`.
  */
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { ErrorCodes, type ApiFault, type ThrottleBody } from '@partnerkit/contract';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { PartnerKitError, type ErrorKind } from '../errors.js';
+import { applyContextHeaders, buildContext, newCv } from './context.js';
 
 interface Mapping {
   status: number;
@@ -53,5 +58,67 @@ export function toErrorResponse(err: unknown): ErrorResponse {
     status: m.status,
     headers,
     body: { code: m.code, description: e.message.slice(0, 1024), data: [...e.data], source: ERROR_SOURCE },
+  };
+}
+
+/**
+ * Fastify's own errors (parsing, size, media type, bad URL) in Partner Center's terms. Only errors that carry
+ * Fastify's 4xx status are the client's fault: anything else (a SyntaxError of our own code included) stays a 500.
+ */
+export function fromFramework(err: unknown): unknown {
+  if (err instanceof PartnerKitError) return err;
+  if (typeof err !== 'object' || err === null) return err;
+  const code = 'code' in err && typeof err.code === 'string' ? err.code : '';
+  const status = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500;
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return new PartnerKitError('unsupportedMediaType', 'The request content type is not supported. Send Content-Type: application/json.');
+  }
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new PartnerKitError('payloadTooLarge', 'The request body is larger than 1 MiB.');
+  if (code === 'FST_ERR_BAD_URL') return new PartnerKitError('invalidInput', 'Invalid request input: the request URL is malformed.');
+  if (code === 'FST_ERR_MAX_PARAM_LENGTH') return new PartnerKitError('routeNotFound', 'Not found: no such resource.');
+  if (status === 400) return new PartnerKitError('invalidInput', 'Invalid request input: the body is not valid JSON.');
+  if (status === 413) return new PartnerKitError('payloadTooLarge', 'The request is too large.');
+  if (status === 404) return new PartnerKitError('routeNotFound', 'Not found.');
+  return err;
+}
+
+/**
+ * Errors Fastify meets before routing (a malformed URL, an over-long path segment) skip every hook: this answers
+ * them in Partner Center's shape, with the context headers. Fastify's `frameworkErrors` option.
+ */
+export function frameworkErrorHandler(serverId: string): (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => void {
+  return (err, req, reply) => {
+    const mapped = toErrorResponse(fromFramework(err));
+    applyContextHeaders(reply, buildContext(req), serverId);
+    void reply.code(mapped.status).headers(mapped.headers).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(mapped.body));
+  };
+}
+
+/**
+ * Requests Node's HTTP parser refuses (a control character in a header, headers too large, a timeout) never reach
+ * Fastify: this answers them in Partner Center's shape, with generated ids. Fastify's `clientErrorHandler` option.
+ */
+export function clientErrorHandler(serverId: string): (err: Error & { code?: string }, socket: Socket) => void {
+  return (err, socket) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    let status = 400;
+    let description = 'Invalid request input: the request is not valid HTTP.';
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      status = 408;
+      description = 'The request was not received in time.';
+    } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+      status = 431;
+      description = 'Invalid request input: the request headers are too large.';
+    }
+    const body = JSON.stringify(toErrorResponse(new PartnerKitError('invalidInput', description)).body);
+    if (socket.writable) {
+      socket.write(
+        `HTTP/1.1 ${String(status)} ${STATUS_CODES[status] ?? 'Bad Request'}\r\n` +
+          `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${String(Buffer.byteLength(body))}\r\n` +
+          `MS-RequestId: ${randomUUID()}\r\nMS-CorrelationId: ${randomUUID()}\r\nMS-CV: ${newCv()}\r\nMS-ServerId: ${serverId}\r\n` +
+          `Connection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
   };
 }

@@ -35,13 +35,8 @@ export class IdempotencyGuard {
   async begin(partnerId: string, requestId: string, print: string): Promise<IdempotencyOutcome> {
     const key = `${partnerId}\n${requestId}`;
     for (let running = this.inflight.get(key); running; running = this.inflight.get(key)) await running;
-    const stored = await this.store.getIdempotency(partnerId, requestId);
-    if (stored && stored.createdAt > this.now() - REPLAY_WINDOW_MS) {
-      if (stored.fingerprint === print) return { replay: stored };
-      throw new PartnerKitError('requestIdReused', 'The MS-RequestId was already used for a different request. Use a new MS-RequestId for each call.', {
-        data: [{ header: 'MS-RequestId' }],
-      });
-    }
+    // Claim the id before the first await below: a repeat arriving meanwhile must wait for this one, not race it
+    // to the store (both would find no record and both would run the operation).
     let release!: () => void;
     const done = new Promise<void>((resolve) => {
       release = () => {
@@ -50,6 +45,21 @@ export class IdempotencyGuard {
       };
     });
     this.inflight.set(key, done);
+    try {
+      const stored = await this.store.getIdempotency(partnerId, requestId);
+      if (stored && stored.createdAt > this.now() - REPLAY_WINDOW_MS) {
+        if (stored.fingerprint === print) {
+          release();
+          return { replay: stored };
+        }
+        throw new PartnerKitError('requestIdReused', 'The MS-RequestId was already used for a different request. Use a new MS-RequestId for each call.', {
+          data: [{ header: 'MS-RequestId' }],
+        });
+      }
+    } catch (err) {
+      release();
+      throw err;
+    }
     return { ticket: { partnerId, requestId, fingerprint: print, release } };
   }
 

@@ -9,7 +9,7 @@ import type { Actor } from '../actor.js';
 import type { Principal, TokenVerifier, UserPrincipal } from '../identity/principal.js';
 import type { StoreTx } from '../store/store.js';
 import { applyContextHeaders, buildContext, type RequestContext } from './context.js';
-import { toErrorResponse } from './errors.js';
+import { fromFramework, toErrorResponse } from './errors.js';
 import { fingerprint, type IdempotencyGuard, type IdempotencyTicket } from './idempotency.js';
 import type { Throttle } from './throttle.js';
 
@@ -37,11 +37,16 @@ export interface PipelineOptions {
 
 const MUTATING = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 
+/**
+ * The bearer token sent, if any. A Bearer credential that is malformed (e.g. `Bearer a b`) is still a token
+ * sent — the verifier refuses it as invalid (401 400) — rather than "no token" (401 800001).
+ */
 function bearer(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
   if (h === undefined) return undefined;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-  return m?.[1];
+  const m = /^Bearer(?:\s+([^]*?))?\s*$/i.exec(h);
+  const token = m?.[1];
+  return token === undefined || token === '' ? undefined : token;
 }
 
 export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): void {
@@ -89,10 +94,19 @@ export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): v
     done();
   });
 
+  // Once the server is closing, every answer ends its connection, so the drain does not wait for idle
+  // keep-alive sockets to time out.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+
   app.addHook('onSend', (req, reply, payload, done) => {
-    // req.ctx is null only when the request failed before onRequest ran (e.g. a bad URL).
+    // req.ctx is null only when the request failed before onRequest ran.
     const ctx = (req.ctx as RequestContext | null) ?? buildContext(req);
     applyContextHeaders(reply, ctx, opts.serverId);
+    if (closing) reply.header('connection', 'close');
     if (reply.statusCode === 401) {
       const partner = req.principal?.partnerId ?? 'partnercenter';
       const sentToken = bearer(req) !== undefined;
@@ -107,24 +121,6 @@ export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): v
     else req.log.info({ code: 'code' in mapped.body ? mapped.body.code : mapped.status }, 'request refused');
     return reply.code(mapped.status).headers(mapped.headers).send(mapped.body);
   });
-}
-
-/** Fastify's own errors (parsing, size, media type) in Partner Center's terms. */
-function fromFramework(err: unknown): unknown {
-  if (err instanceof PartnerKitError) return err;
-  if (typeof err !== 'object' || err === null) return err;
-  const code = 'code' in err && typeof err.code === 'string' ? err.code : '';
-  const status = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500;
-  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return new PartnerKitError('unsupportedMediaType', 'The request content type is not supported. Send Content-Type: application/json.');
-  }
-  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new PartnerKitError('payloadTooLarge', 'The request body is larger than 1 MiB.');
-  if (status === 400 || err instanceof SyntaxError) {
-    return new PartnerKitError('invalidInput', 'Invalid request input: the body is not valid JSON.');
-  }
-  if (status === 413) return new PartnerKitError('payloadTooLarge', 'The request is too large.');
-  if (status === 404) return new PartnerKitError('routeNotFound', 'Not found.');
-  return err;
 }
 
 /** The App+User caller of a route registered with `auth: 'user'`. */

@@ -7,7 +7,7 @@ import { replayRecorder, sendJson, userActor } from '../http/pipeline.js';
 import { collection, continuation, pageSize, readQuery, type Query } from '../http/query.js';
 import type { UserSortField } from '../store/records.js';
 import type { Store } from '../store/store.js';
-import { readUserInput } from './input.js';
+import { readUserInput, type UserInput } from './input.js';
 import type { UserService } from './service.js';
 import { toWireUser } from './wire.js';
 
@@ -74,8 +74,8 @@ export function userRoutes(app: FastifyInstance, deps: UserRouteDeps): void {
   });
 
   app.post<{ Params: Params }>('/customers/:customerId/users', { config }, async (req, reply) => {
-    const input = readUserInput(req.body);
-    const user = await users.create(userActor(req), req.params.customerId, input, replayRecorder(req, idempotency, 201, toWireUser));
+    const read = (): UserInput => readUserInput(req.body);
+    const user = await users.create(userActor(req), req.params.customerId, read, replayRecorder(req, idempotency, 201, toWireUser));
     return sendJson(reply, 201, toWireUser(user));
   });
 
@@ -86,8 +86,8 @@ export function userRoutes(app: FastifyInstance, deps: UserRouteDeps): void {
 
   app.patch<{ Params: Params }>('/customers/:customerId/users/:userId', { config }, async (req, reply) => {
     const actor = userActor(req);
-    const input = readUserInput(req.body);
-    const user = await users.update(actor, req.params.customerId, req.params.userId, input, replayRecorder(req, idempotency, 200, toWireUser));
+    const read = (): UserInput => readUserInput(req.body);
+    const user = await users.update(actor, req.params.customerId, req.params.userId, read, replayRecorder(req, idempotency, 200, toWireUser));
     return sendJson(reply, 200, toWireUser(user));
   });
 

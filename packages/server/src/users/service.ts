@@ -123,7 +123,7 @@ export class UserService {
     if (opts.continuationToken !== undefined) {
       const t = decodeToken(opts.continuationToken);
       if (
-        t.k !== 'users' || typeof t.key !== 'string' || typeof t.seq !== 'number' || typeof t.size !== 'number' ||
+        t.k !== 'users' || t.c !== customer.id || typeof t.key !== 'string' || typeof t.seq !== 'number' || typeof t.size !== 'number' ||
         (t.state !== 'active' && t.state !== 'inactive') ||
         (t.sort !== 'creation' && t.sort !== 'displayName' && t.sort !== 'userPrincipalName') || typeof t.desc !== 'boolean'
       ) {
@@ -141,7 +141,7 @@ export class UserService {
     const page = rows.slice(0, size);
     const last = page[page.length - 1];
     const next = rows.length > size && last
-      ? encodeToken({ k: 'users', state, sort, desc: descending, size, key: last.key, seq: last.seq })
+      ? encodeToken({ k: 'users', c: customer.id, state, sort, desc: descending, size, key: last.key, seq: last.seq })
       : undefined;
     return { users: page.map((r) => r.user), next, size };
   }
@@ -169,9 +169,14 @@ export class UserService {
     }
   }
 
-  async create(actor: Actor, customerId: string, input: UserInput, within?: Within<UserRecord>): Promise<UserRecord> {
+  /**
+   * Creates a user. `read` parses the body; it runs after the customer and role checks, so a caller that may not
+   * create users hears 403 whatever it sent.
+   */
+  async create(actor: Actor, customerId: string, read: () => UserInput, within?: Within<UserRecord>): Promise<UserRecord> {
     const { customer, roles } = await this.access(this.store, actor, customerId);
     requireRoles(roles, ['createUser']);
+    const input = read();
     if (input.userPrincipalName === undefined) fail({ property: 'userPrincipalName', rule: 'required', message: 'userPrincipalName is required' });
     if (input.displayName === undefined) fail({ property: 'displayName', rule: 'required', message: 'displayName is required' });
     if (input.password === undefined) fail({ property: 'passwordProfile.password', rule: 'required', message: 'passwordProfile.password is required' });
@@ -217,15 +222,35 @@ export class UserService {
     if (input.phoneNumber !== undefined) fail(checkPhoneNumber(input.phoneNumber));
   }
 
-  async update(actor: Actor, customerId: string, userId: string, input: UserInput, within?: Within<UserRecord>): Promise<UserRecord> {
+  /**
+   * Updates (renames, resets the password of, restores) a user. Partner Center's order: customer (403 20002),
+   * GDAP role (403), user lookup (404 60002), body (`read`: 400 800002), property rules (400 3000 / 409), the
+   * admin-on-admin rule (403), then the change. A deleted user is addressable only by a body with `state`.
+   */
+  async update(actor: Actor, customerId: string, userId: string, read: () => UserInput, within?: Within<UserRecord>): Promise<UserRecord> {
     const { customer, roles } = await this.access(this.store, actor, customerId);
-    // Categories this body asks for, before knowing the user's state.
-    const wantsBasic = [input.displayName, input.firstName, input.lastName, input.usageLocation, input.immutableId, input.phoneNumber, input.userPrincipalName].some((v) => v !== undefined);
-    const wantsPassword = input.passwordProfileGiven && (input.password !== undefined || input.forceChangePassword !== undefined);
+    // The roles needed depend on what the body asks for; a body that cannot be read is refused only after the
+    // role check and the user lookup, and asks (for the role check) for an update.
+    let input: UserInput | undefined;
+    let unreadable: unknown;
+    try {
+      input = read();
+    } catch (err) {
+      unreadable = err;
+    }
+    const wantsBasic = input !== undefined &&
+      [input.displayName, input.firstName, input.lastName, input.usageLocation, input.immutableId, input.phoneNumber, input.userPrincipalName].some((v) => v !== undefined);
+    const wantsPassword = input !== undefined && input.passwordProfileGiven && (input.password !== undefined || input.forceChangePassword !== undefined);
     const ops: Operation[] = [];
     if (wantsBasic) ops.push('updateUser');
     if (wantsPassword) ops.push('resetPassword');
     requireRoles(roles, ops.length > 0 ? ops : ['updateUser']);
+
+    const current = await this.findUser(this.store, customer.id, userId);
+    if (!current) throw userNotFound();
+    if (input === undefined) throw unreadable;
+    if (current.state === 'inactive' && input.state === undefined) throw userNotFound();
+    if (current.state === 'inactive') requireRoles(roles, ['restoreUser']);
 
     if (input.state !== undefined) fail(checkState(input.state));
     if (input.displayName !== undefined) fail(checkDisplayName(input.displayName));
@@ -250,6 +275,8 @@ export class UserService {
       if (input.phoneNumber !== undefined) after.phoneNumber = input.phoneNumber;
       const renaming = input.userPrincipalName !== undefined && input.userPrincipalName !== before.upn;
       if (renaming) after.upn = input.userPrincipalName ?? before.upn;
+      // A federated user renamed onto a (necessarily managed) domain of the customer is no longer federated.
+      if (renaming && before.userDomainType === 'federated') after.userDomainType = 'none';
       if (passwordHash !== undefined) after.passwordHash = passwordHash;
       if (input.forceChangePassword !== undefined) after.forceChangePassword = input.forceChangePassword;
       if (restoring) {
