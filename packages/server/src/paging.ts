@@ -21,3 +21,6 @@ export function decodeToken(token: string): Record<string, unknown> {
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 500;
+
+/** A page size a token may carry: a whole number from 1 to the maximum. */
+export const isPageSize = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_PAGE_SIZE;

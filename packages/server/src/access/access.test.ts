@@ -474,12 +474,15 @@ describe('admin-on-admin: who may perform sensitive actions on whom', () => {
   });
 
   for (const p of PROTECTED) {
-    test(`a User Administrator may not reset the password of, rename, delete or restore a ${p.label}`, async () => {
+    test(`a User Administrator may not reset the password of, rename, delete, restore or change the immutableId or phone number of a ${p.label}`, async () => {
       const attempts: { action: string; req: Request; allowing: string[] }[] = [
         { action: 'password', req: { method: 'PATCH', path: userPath(cid, p.user), target: p.user, body: { passwordProfile: { password: NEW_PASSWORD } }, success: 200 }, allowing: [R.globalAdministrator, R.privilegedAuthenticationAdministrator] },
         { action: 'upn', req: { method: 'PATCH', path: userPath(cid, p.user), target: p.user, body: { userPrincipalName: cupn(`stolen.${p.user.slice(0, 8)}`) }, success: 200 }, allowing: [R.globalAdministrator] },
         { action: 'delete', req: { method: 'DELETE', path: userPath(cid, p.user), target: p.user, success: 204 }, allowing: [R.globalAdministrator] },
         { action: 'restore', req: { method: 'PATCH', path: userPath(cid, p.deleted), target: p.deleted, body: { state: 'active' }, success: 200 }, allowing: [R.globalAdministrator] },
+        // Entra counts the on-premises immutable id and phone numbers among the sensitive attributes too.
+        { action: 'immutableId', req: { method: 'PATCH', path: userPath(cid, p.user), target: p.user, body: { immutableId: 'aW1tdXRhYmxl' }, success: 200 }, allowing: [R.globalAdministrator] },
+        { action: 'phoneNumber', req: { method: 'PATCH', path: userPath(cid, p.user), target: p.user, body: { phoneNumber: '+1 425 555 0100' }, success: 200 }, allowing: [R.globalAdministrator] },
         // A body mixing an allowed change with a refused one changes nothing at all.
         { action: 'displayName + password', req: { method: 'PATCH', path: userPath(cid, p.user), target: p.user, body: { displayName: 'Should not stick', passwordProfile: { password: NEW_PASSWORD } }, success: 200 }, allowing: [R.globalAdministrator, R.privilegedAuthenticationAdministrator] },
       ];

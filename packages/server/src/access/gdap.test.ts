@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { RoleIds, RoleNames } from '@partnerkit/contract';
 import { PartnerKitError } from '../errors.js';
 import type { GdapGrant } from '../store/records.js';
-import { effectiveRoles, operationsOfAction, REQUIRED_ROLES, requireMayActOnTarget, requireRoles, type Operation } from './gdap.js';
+import { effectiveRoles, REQUIRED_ROLES, requireMayActOnTarget, requireRoles, SENSITIVE_ACTIONS, type Operation, type SensitiveAction } from './gdap.js';
 
 const R = RoleIds;
 const NOW = new Date('2026-06-01T12:00:00.000Z');
@@ -208,7 +208,7 @@ const LIMITED_TARGETS: string[] = [
 ];
 const PROTECTED_TARGETS = ALL_ROLES.filter((r) => !LIMITED_TARGETS.includes(r));
 const CUSTOM_ROLE = '11111111-2222-4333-8444-555555555555';
-const ACTIONS = ['reset the password of', 'change the userPrincipalName of', 'restore', 'delete'];
+const ACTIONS: SensitiveAction[][] = (Object.keys(SENSITIVE_ACTIONS) as SensitiveAction[]).map((a) => [a]);
 
 describe('requireMayActOnTarget', () => {
   test('the protected list holds the privileged roles and every role outside the limited list', () => {
@@ -235,14 +235,14 @@ describe('requireMayActOnTarget', () => {
 
   test('Directory Writers are held to the same rule', () => {
     const dw = new Set([R.directoryWriters]);
-    requireMayActOnTarget(dw, [R.helpdeskAdministrator], 'change the userPrincipalName of');
-    refused(() => requireMayActOnTarget(dw, [R.globalAdministrator], 'change the userPrincipalName of'));
-    refused(() => requireMayActOnTarget(dw, [R.exchangeAdministrator], 'restore'));
+    requireMayActOnTarget(dw, [R.helpdeskAdministrator], ['changeUserPrincipalName']);
+    refused(() => requireMayActOnTarget(dw, [R.globalAdministrator], ['changeUserPrincipalName']));
+    refused(() => requireMayActOnTarget(dw, [R.exchangeAdministrator], ['restore']));
   });
 
   test('one protected role among limited ones is enough to refuse, and only it is named as the target role', () => {
     const err = refused(() =>
-      requireMayActOnTarget(new Set([R.userAdministrator]), [R.helpdeskAdministrator, R.exchangeAdministrator], 'reset the password of'),
+      requireMayActOnTarget(new Set([R.userAdministrator]), [R.helpdeskAdministrator, R.exchangeAdministrator], ['resetPassword']),
     );
     const data = err.data[0] as { targetRoles: { id: string; name: string }[] };
     assert.deepEqual(data.targetRoles, [{ id: R.exchangeAdministrator, name: 'Exchange Administrator' }]);
@@ -260,49 +260,43 @@ describe('requireMayActOnTarget', () => {
   });
 
   test('Privileged Role Administrator is not an unrestricted caller', () => {
-    refused(() => requireMayActOnTarget(new Set([R.privilegedRoleAdministrator, R.userAdministrator]), [R.globalAdministrator], 'delete'));
+    refused(() => requireMayActOnTarget(new Set([R.privilegedRoleAdministrator, R.userAdministrator]), [R.globalAdministrator], ['delete']));
   });
 
   test('target role ids are matched without regard to case', () => {
     const ua = new Set([R.userAdministrator]);
-    requireMayActOnTarget(ua, [R.helpdeskAdministrator.toUpperCase()], 'delete');
-    const err = refused(() => requireMayActOnTarget(ua, [R.globalAdministrator.toUpperCase()], 'delete'));
+    requireMayActOnTarget(ua, [R.helpdeskAdministrator.toUpperCase()], ['delete']);
+    const err = refused(() => requireMayActOnTarget(ua, [R.globalAdministrator.toUpperCase()], ['delete']));
     assert.match(err.message, /holds Global Administrator/);
   });
 
   test("the refusal names the target's privileged roles and the roles that would allow the request", () => {
     const ua = new Set([R.userAdministrator]);
-    const cases: { action: string; allowing: string[] }[] = [
+    const cases: { actions: SensitiveAction[]; allowing: string[] }[] = [
       // Privileged Authentication Administrator may reset any password...
-      { action: 'reset the password of', allowing: [R.globalAdministrator, R.privilegedAuthenticationAdministrator] },
+      { actions: ['resetPassword'], allowing: [R.globalAdministrator, R.privilegedAuthenticationAdministrator] },
       // ...but it holds none of the roles delete, restore or a UPN change need: only Global Administrator allows those.
-      { action: 'change the userPrincipalName of', allowing: [R.globalAdministrator] },
-      { action: 'restore', allowing: [R.globalAdministrator] },
-      { action: 'delete', allowing: [R.globalAdministrator] },
-      { action: 'reset the password of, restore', allowing: [R.globalAdministrator] },
+      { actions: ['changeUserPrincipalName'], allowing: [R.globalAdministrator] },
+      { actions: ['changeImmutableId'], allowing: [R.globalAdministrator] },
+      { actions: ['restore'], allowing: [R.globalAdministrator] },
+      { actions: ['delete'], allowing: [R.globalAdministrator] },
+      { actions: ['resetPassword', 'restore'], allowing: [R.globalAdministrator] },
     ];
-    for (const { action, allowing } of cases) {
-      const err = refused(() => requireMayActOnTarget(ua, [R.privilegedRoleAdministrator], action));
+    for (const { actions, allowing } of cases) {
+      const phrase = actions.map((a) => SENSITIVE_ACTIONS[a].phrase).join(', ');
+      const err = refused(() => requireMayActOnTarget(ua, [R.privilegedRoleAdministrator], actions));
       assert.ok(err.message.includes('holds Privileged Role Administrator'), err.message);
-      assert.ok(err.message.includes(`may ${action} such a user`), err.message);
-      const data = err.data[0] as { action: string; targetRoles: { id: string }[]; requiredRoles: { id: string; name: string }[] };
-      assert.equal(data.action, action);
+      assert.ok(err.message.includes(`may ${phrase} such a user`), err.message);
+      const data = err.data[0] as { actions: string[]; targetRoles: { id: string }[]; requiredRoles: { id: string; name: string }[] };
+      assert.deepEqual(data.actions, actions);
       assert.deepEqual(data.targetRoles.map((r) => r.id), [R.privilegedRoleAdministrator]);
-      assert.deepEqual(data.requiredRoles.map((r) => r.id).sort(), [...allowing].sort(), action);
-      for (const id of allowing) assert.ok(err.message.includes(`only ${name(id)}`) || err.message.includes(`or ${name(id)}`), `${action}: ${err.message}`);
+      assert.deepEqual(data.requiredRoles.map((r) => r.id).sort(), [...allowing].sort(), phrase);
+      for (const id of allowing) assert.ok(err.message.includes(`only ${name(id)}`) || err.message.includes(`or ${name(id)}`), `${phrase}: ${err.message}`);
       if (!allowing.includes(R.privilegedAuthenticationAdministrator)) assert.doesNotMatch(err.message, /Privileged Authentication/);
     }
   });
 
-  test('an explicit operation list overrides the phrase', () => {
-    const err = refused(() => requireMayActOnTarget(new Set([R.userAdministrator]), [R.globalAdministrator], 'touch', ['resetPassword']));
-    const data = err.data[0] as { requiredRoles: { id: string }[] };
-    assert.deepEqual(data.requiredRoles.map((r) => r.id).sort(), [R.globalAdministrator, R.privilegedAuthenticationAdministrator].sort());
-  });
-
-  test('operationsOfAction reads the phrases the user service joins', () => {
-    assert.deepEqual(operationsOfAction('reset the password of, change the userPrincipalName of, restore'), ['resetPassword', 'updateUser', 'restoreUser']);
-    assert.deepEqual(operationsOfAction('delete'), ['deleteUser']);
-    assert.deepEqual(operationsOfAction('something else'), []);
+  test('no sensitive action means nothing to check', () => {
+    requireMayActOnTarget(new Set([R.directoryWriters]), [R.globalAdministrator], []);
   });
 });

@@ -95,27 +95,23 @@ export function requireRoles(roles: ReadonlySet<string>, operations: readonly Op
   }
 }
 
-/** The operation behind each sensitive-action phrase the user service passes (joined with ", "). */
-const ACTION_OPERATIONS: Readonly<Record<string, Operation>> = {
-  'reset the password of': 'resetPassword',
-  'change the userPrincipalName of': 'updateUser',
-  restore: 'restoreUser',
-  delete: 'deleteUser',
-};
-
-/** The operations named by an action phrase such as `"reset the password of, restore"`. */
-export function operationsOfAction(action: string): Operation[] {
-  const ops: Operation[] = [];
-  for (const part of action.split(',')) {
-    const op = ACTION_OPERATIONS[part.trim()];
-    if (op !== undefined && !ops.includes(op)) ops.push(op);
-  }
-  return ops;
-}
+/**
+ * Entra's sensitive actions on a user, as PartnerKit's PATCH and DELETE can perform them, with the operation
+ * whose role check each also passes through and the phrase a refusal uses.
+ */
+export const SENSITIVE_ACTIONS = {
+  resetPassword: { operation: 'resetPassword', phrase: 'reset the password of' },
+  changeUserPrincipalName: { operation: 'updateUser', phrase: 'change the userPrincipalName of' },
+  changeImmutableId: { operation: 'updateUser', phrase: 'change the immutableId of' },
+  changePhoneNumber: { operation: 'updateUser', phrase: 'change the phone number of' },
+  restore: { operation: 'restoreUser', phrase: 'restore' },
+  delete: { operation: 'deleteUser', phrase: 'delete' },
+} as const satisfies Record<string, { operation: Operation; phrase: string }>;
+export type SensitiveAction = keyof typeof SENSITIVE_ACTIONS;
 
 /**
  * The admin-on-admin rule: a caller without Global Administrator or Privileged Authentication Administrator
- * may change the password, UPN or state of a user only when every role the user holds is in the limited list.
+ * may perform a sensitive action on a user only when every role the user holds is in the limited list.
  * The refusal names the target's privileged roles and the roles that would allow the whole request: an
  * unrestricted role that the operations' own role check also lets through (Privileged Authentication
  * Administrator may reset any password, but it may not delete, restore or rename anyone).
@@ -123,19 +119,20 @@ export function operationsOfAction(action: string): Operation[] {
 export function requireMayActOnTarget(
   callerRoles: ReadonlySet<string>,
   targetRoles: readonly string[],
-  action: string,
-  operations: readonly Operation[] = operationsOfAction(action),
+  actions: readonly SensitiveAction[],
 ): void {
-  if (UNRESTRICTED_ROLES.some((r) => callerRoles.has(r))) return;
+  if (actions.length === 0 || UNRESTRICTED_ROLES.some((r) => callerRoles.has(r))) return;
   const privileged = targetRoles.map((r) => r.toLowerCase()).filter((r) => !LIMITED_ADMIN_TARGETS.has(r));
   if (privileged.length === 0) return;
+  const operations = actions.map((a) => SENSITIVE_ACTIONS[a].operation);
   const allowing = UNRESTRICTED_ROLES.filter((r) => r === R.globalAdministrator || operations.every((op) => REQUIRED_ROLES[op].includes(r)));
+  const phrase = actions.map((a) => SENSITIVE_ACTIONS[a].phrase).join(', ');
   throw new PartnerKitError(
     'roleNotAllowed',
-    `The supplied role does not have the rights to perform the requested operation: the target user holds ${list(privileged)}, and only ${list(allowing)} may ${action} such a user.`,
+    `The supplied role does not have the rights to perform the requested operation: the target user holds ${list(privileged)}, and only ${list(allowing)} may ${phrase} such a user.`,
     {
       data: [{
-        action,
+        actions: [...actions],
         targetRoles: privileged.map((id) => ({ id, name: roleName(id) })),
         requiredRoles: allowing.map((id) => ({ id, name: roleName(id) })),
       }],

@@ -1,6 +1,6 @@
 /** Reading audit records: a date window (default the last 30 days, at most 90 days back), one filter, seek paging. */
 import { invalidProperty } from '../errors.js';
-import { badToken, decodeToken, encodeToken } from '../paging.js';
+import { badToken, decodeToken, encodeToken, isPageSize } from '../paging.js';
 import { operationDate } from './records.js';
 import type { AuditRecordRow } from '../store/records.js';
 import type { Store } from '../store/store.js';
@@ -70,7 +70,7 @@ export class AuditService {
     let q: { from: number; to: number; filter: AuditFilter | undefined; size: number; after: number | undefined };
     if (opts.continuationToken !== undefined) {
       const t = decodeToken(opts.continuationToken);
-      if (t.k !== 'audit' || typeof t.from !== 'number' || typeof t.to !== 'number' || typeof t.size !== 'number' || typeof t.q !== 'number') {
+      if (t.k !== 'audit' || typeof t.from !== 'number' || typeof t.to !== 'number' || !isPageSize(t.size) || typeof t.q !== 'number') {
         throw badToken();
       }
       const f = t.f;

@@ -4,7 +4,8 @@
  */
 import { extname } from 'node:path';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
-import { normaliseUsageLocation, checkUserPrincipalName, upnDomain } from '../users/validation.js';
+import { checkDisplayName, checkFirstName, checkLastName, checkUserPrincipalName, normaliseUsageLocation, upnDomain } from '../users/validation.js';
+import { isoSeconds } from '../time.js';
 
 // ---- types -------------------------------------------------------------------------------------------------
 
@@ -445,7 +446,13 @@ class Checker {
     const softDeletionTime = this.isoDate(o, 'softDeletionTime', path);
     if (softDeletionTime !== undefined) {
       if (user.state !== 'inactive') this.fail([...path, 'softDeletionTime'], 'is only for users whose state is "inactive"');
-      user.softDeletionTime = softDeletionTime;
+      user.softDeletionTime = isoSeconds(Date.parse(softDeletionTime));
+    }
+    // Names follow the API's own rules, so a seeded user can be sent back whole in a PATCH.
+    for (const [key, check] of [['displayName', checkDisplayName], ['firstName', checkFirstName], ['lastName', checkLastName]] as const) {
+      const v = user[key];
+      const broken = v === undefined ? null : check(v);
+      if (broken) this.fail([...path, key], broken.message);
     }
     return user;
   }

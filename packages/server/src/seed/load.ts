@@ -13,6 +13,7 @@ import type { Store, StoreTx } from '../store/store.js';
 import type { UserRecord } from '../store/records.js';
 import { parseSeed, SeedError, type SeedCustomer, type SeedFile, type SeedPartner } from './format.js';
 import { upnDomain } from '../users/validation.js';
+import { isoSeconds } from '../time.js';
 
 export interface SeedCount {
   created: number;
@@ -108,7 +109,7 @@ async function hashNewSecrets(store: Store, seed: SeedFile): Promise<Map<string,
 
 /** Loads `seed` into `store` in one transaction; see the module comment for what it creates. */
 export async function loadSeed(store: Store, seed: SeedFile, options: LoadSeedOptions = {}): Promise<SeedSummary> {
-  const now = (options.now ?? new Date()).toISOString();
+  const now = isoSeconds((options.now ?? new Date()).getTime());
   const hashes = await hashNewSecrets(store, seed);
   /** The precomputed hash, or (when the item appeared to exist before the transaction) a fresh one. */
   const hashOf = async (key: string, secret: string): Promise<string> => hashes.get(key) ?? (await hashSecret(secret));

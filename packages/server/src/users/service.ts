@@ -5,12 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Actor } from '../actor.js';
-import { effectiveRoles, requireMayActOnTarget, requireRoles, type Operation } from '../access/gdap.js';
+import { customerAccess, type CustomerAccess } from '../access/authorize.js';
+import { requireMayActOnTarget, requireRoles, type Operation, type SensitiveAction } from '../access/gdap.js';
 import { auditRow, type AuditEntry } from '../audit/records.js';
-import { requireCustomer } from '../customers/service.js';
 import { PartnerKitError, invalidProperty, userNotFound, type RuleBreak } from '../errors.js';
 import { hashSecret } from '../identity/passwords.js';
-import { badToken, decodeToken, encodeToken } from '../paging.js';
+import { badToken, decodeToken, encodeToken, isPageSize } from '../paging.js';
 import type { CustomerRecord, UserRecord, UserSortField } from '../store/records.js';
 import type { Store, StoreTx } from '../store/store.js';
 import type { UserInput } from './input.js';
@@ -28,6 +28,7 @@ import {
   upnDomain,
 } from './validation.js';
 import { toAuditValue } from './wire.js';
+import { isoSeconds } from '../time.js';
 
 /** Extra writes that must commit with the change (the idempotency record). */
 export type Within<T> = (tx: StoreTx, result: T) => Promise<void>;
@@ -74,10 +75,8 @@ export class UserService {
     return new Date(this.now() - this.retentionMs).toISOString();
   }
 
-  private async access(tx: StoreTx, actor: Actor, customerId: string): Promise<{ customer: CustomerRecord; roles: Set<string> }> {
-    const customer = await requireCustomer(tx, actor.partnerId, customerId);
-    const grants = actor.userId === undefined ? [] : await tx.gdapGrants(actor.partnerId, customer.id, actor.userId);
-    return { customer, roles: effectiveRoles(grants, new Date(this.now())) };
+  private access(tx: StoreTx, actor: Actor, customerId: string): Promise<CustomerAccess> {
+    return customerAccess(tx, actor, customerId, this.now());
   }
 
   private isPurged(u: UserRecord): boolean {
@@ -117,13 +116,13 @@ export class UserService {
 
   async list(actor: Actor, customerId: string, opts: ListUsersOptions): Promise<UserPage> {
     const { customer, roles } = await this.access(this.store, actor, customerId);
-    requireRoles(roles, [opts.state === 'inactive' ? 'listDeletedUsers' : 'listUsers']);
     let { state, sort, descending, size } = opts;
     let after: { key: string; seq: number } | undefined;
     if (opts.continuationToken !== undefined) {
       const t = decodeToken(opts.continuationToken);
       if (
-        t.k !== 'users' || t.c !== customer.id || typeof t.key !== 'string' || typeof t.seq !== 'number' || typeof t.size !== 'number' ||
+        t.k !== 'users' || t.c !== customer.id || typeof t.key !== 'string' || typeof t.seq !== 'number' ||
+        !isPageSize(t.size) ||
         (t.state !== 'active' && t.state !== 'inactive') ||
         (t.sort !== 'creation' && t.sort !== 'displayName' && t.sort !== 'userPrincipalName') || typeof t.desc !== 'boolean'
       ) {
@@ -135,6 +134,8 @@ export class UserService {
       size = t.size;
       after = { key: t.key, seq: t.seq };
     }
+    // The role check follows the list actually read (a token carries its own filter).
+    requireRoles(roles, [state === 'inactive' ? 'listDeletedUsers' : 'listUsers']);
     const rows = await this.store.listUsers({
       customerId: customer.id, state, sort, descending, after, limit: size + 1, purgeBefore: this.purgeBefore(),
     });
@@ -256,6 +257,9 @@ export class UserService {
     if (input.displayName !== undefined) fail(checkDisplayName(input.displayName));
     this.checkCommonFields(input);
     if (input.password !== undefined) fail(checkPassword(input.password));
+    if (input.password !== undefined && current.userDomainType === 'federated') {
+      fail({ property: 'passwordProfile.password', rule: 'federated', message: "the user belongs to a federated domain: its password is managed by the domain's identity provider" });
+    }
     if (input.userPrincipalName !== undefined) fail(checkUserPrincipalName(input.userPrincipalName));
     const passwordHash = input.password === undefined ? undefined : await hashSecret(input.password);
 
@@ -288,11 +292,13 @@ export class UserService {
         after.usageLocation !== before.usageLocation || after.immutableId !== before.immutableId || after.phoneNumber !== before.phoneNumber;
       const passwordChanged = passwordHash !== undefined || after.forceChangePassword !== before.forceChangePassword;
 
-      const sensitive: string[] = [];
-      if (passwordChanged) sensitive.push('reset the password of');
-      if (renaming) sensitive.push('change the userPrincipalName of');
+      const sensitive: SensitiveAction[] = [];
+      if (passwordChanged) sensitive.push('resetPassword');
+      if (renaming) sensitive.push('changeUserPrincipalName');
+      if (after.immutableId !== before.immutableId) sensitive.push('changeImmutableId');
+      if (after.phoneNumber !== before.phoneNumber) sensitive.push('changePhoneNumber');
       if (restoring) sensitive.push('restore');
-      if (sensitive.length > 0) requireMayActOnTarget(roles, await tx.userRoleIds(before.id), sensitive.join(', '));
+      if (sensitive.length > 0) requireMayActOnTarget(roles, await tx.userRoleIds(before.id), sensitive);
       if (renaming) await this.checkNewUpn(tx, customer, after.upn, before.id);
 
       const entries: AuditEntry[] = [];
@@ -315,8 +321,8 @@ export class UserService {
     requireRoles(roles, ['deleteUser']);
     await this.store.transaction(async (tx) => {
       const before = await this.activeUser(tx, customer.id, userId);
-      requireMayActOnTarget(roles, await tx.userRoleIds(before.id), 'delete');
-      const after: UserRecord = { ...before, state: 'inactive', softDeletionTime: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z') };
+      requireMayActOnTarget(roles, await tx.userRoleIds(before.id), ['delete']);
+      const after: UserRecord = { ...before, state: 'inactive', softDeletionTime: isoSeconds(this.now()) };
       await tx.updateUser(after);
       await this.audit(tx, actor, customer, [
         { operationType: 'delete_customer_user', resourceType: 'customer_user', resourceId: before.id, oldValue: toAuditValue(before), newValue: toAuditValue(after), customizedData: userData(after) },

@@ -311,6 +311,12 @@ describe('PATCH a customer user: partial update semantics', () => {
     assert.equal(take.json.userPrincipalName, u.upn);
   });
 
+  test('a password reset of a federated user is refused: its identity provider owns the password', async () => {
+    const u = await freshUser(ctx, { upn: `fed.${randomUUID().slice(0, 8)}@${FEDERATED_DOMAIN}`, userDomainType: 'federated', passwordHash: null });
+    assertFault(await api(ctx, 'PATCH', userPath(u.id), { body: { passwordProfile: { password: 'Fresh-Passw0rd!', forceChangePassword: true } } }), 400, 3000, 'passwordProfile.password');
+    assert.deepEqual(await stored(ctx, u.id), u);
+  });
+
   test('the federated user renamed onto a managed domain of the customer is no longer federated', async () => {
     const uid = F.users.sofia;
     const beforeStore = await stored(ctx, uid);
