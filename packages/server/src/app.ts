@@ -2,7 +2,7 @@
  * Builds the Fastify app from configuration and its parts (store, token verifier, identity endpoint).
  * No I/O of its own: `main.ts` opens the store and keys, tests build it on a temporary store.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import { AuditService } from './audit/service.js';
 import { auditRoutes } from './audit/routes.js';
@@ -47,6 +47,8 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
       level: config.logLevel,
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.body', 'res.headers["set-cookie"]'], censor: '[redacted]' },
     },
+    // Request lines are logged by the pipeline, with the correlation and request ids.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: false, maxParamLength: 200 },
     requestIdHeader: false,

@@ -38,10 +38,10 @@ export function customerRoutes(app: FastifyInstance, customers: CustomerService)
   app.get('/customers', { config }, async (req, reply) => {
     const q = readQuery(req);
     const size = pageSize(q);
-    const page = await customers.list(anyActor(req).partnerId, size, continuation(req, q));
+    const page = await customers.list(anyActor(req).partnerId, size, continuation(req, q), q.get('filter'));
     // Partner Center's customer links carry the /v1 prefix.
-    const next = page.next === undefined ? undefined : { uri: `/v1/customers?size=${String(size)}&seekOperation=Next`, token: page.next };
-    return sendJson(reply, 200, collection(page.customers.map(toWireCustomerItem), `/v1/customers?size=${String(size)}`, next));
+    const next = page.next === undefined ? undefined : { uri: `/v1/customers?size=${String(page.size)}&seekOperation=Next`, token: page.next };
+    return sendJson(reply, 200, collection(page.customers.map(toWireCustomerItem), `/v1/customers?size=${String(page.size)}`, next));
   });
   app.get<{ Params: { customerId: string } }>('/customers/:customerId', { config }, async (req, reply) => {
     const { customer, domains } = await customers.get(anyActor(req).partnerId, req.params.customerId);

@@ -1,7 +1,7 @@
 /** Customers of the caller's partner: lookup with the one answer for "absent" and "not yours", and listing. */
-import { noRelationship } from '../errors.js';
-import { badToken, decodeToken, encodeToken } from '../paging.js';
-import type { CustomerDomainRecord, CustomerRecord } from '../store/records.js';
+import { invalidProperty, noRelationship } from '../errors.js';
+import { badToken, decodeToken, encodeToken, isPageSize } from '../paging.js';
+import type { CustomerDomainRecord, CustomerFilter, CustomerRecord } from '../store/records.js';
 import type { Store, StoreTx } from '../store/store.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -17,6 +17,8 @@ export async function requireCustomer(store: StoreTx, partnerId: string, custome
 export interface CustomerPage {
   customers: CustomerRecord[];
   next: string | undefined;
+  /** The page size used (a continuation token carries its own). */
+  size: number;
 }
 
 export class CustomerService {
@@ -27,19 +29,48 @@ export class CustomerService {
     return { customer, domains: await this.store.customerDomains(customer.id) };
   }
 
-  async list(partnerId: string, size: number, token: string | undefined): Promise<CustomerPage> {
+  async list(partnerId: string, size: number, token: string | undefined, filterText: string | undefined): Promise<CustomerPage> {
     let after: number | undefined;
+    let filter = filterText === undefined || filterText === '' ? undefined : parseCustomerFilter(filterText);
     if (token !== undefined) {
       const t = decodeToken(token);
-      if (t.k !== 'customers' || typeof t.q !== 'number') throw badToken();
+      if (t.k !== 'customers' || typeof t.q !== 'number' || !isPageSize(t.size)) throw badToken();
       after = t.q;
+      size = t.size;
+      filter = isCustomerFilter(t.f) ? t.f : undefined;
     }
-    const rows = await this.store.listCustomers(partnerId, after, size + 1);
+    const rows = await this.store.listCustomers(partnerId, after, size + 1, filter);
     const page = rows.slice(0, size);
     const last = page[page.length - 1];
     return {
       customers: page.map((r) => r.customer),
-      next: rows.length > size && last ? encodeToken({ k: 'customers', q: last.seq }) : undefined,
+      next: rows.length > size && last ? encodeToken({ k: 'customers', q: last.seq, size, f: filter ?? null }) : undefined,
+      size,
     };
   }
+}
+
+const isCustomerFilter = (v: unknown): v is CustomerFilter =>
+  typeof v === 'object' && v !== null && 'field' in v && 'operator' in v && 'value' in v &&
+  (v.field === 'companyName' || v.field === 'domain') && (v.operator === 'equals' || v.operator === 'startsWith') && typeof v.value === 'string';
+
+/** `{"Field":"CompanyName"|"Domain","Value":…,"Operator":"starts_with"|"equals"}`, names and values without regard to case. */
+export function parseCustomerFilter(text: string): CustomerFilter {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw invalidProperty({ property: 'filter', rule: 'format', message: 'filter is not JSON' });
+  }
+  const o = typeof v === 'object' && v !== null ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k.toLowerCase(), x as unknown])) : {};
+  const field = typeof o.field === 'string' ? o.field.toLowerCase() : '';
+  const operator = typeof o.operator === 'string' ? o.operator.toLowerCase() : '';
+  if (typeof o.value !== 'string' || o.value === '') throw invalidProperty({ property: 'filter.Value', rule: 'required', message: 'filter needs a non-empty string Value' });
+  if (field !== 'companyname' && field !== 'domain') {
+    throw invalidProperty({ property: 'filter.Field', rule: 'value', message: 'customers can be filtered by CompanyName or Domain' });
+  }
+  if (operator !== 'starts_with' && operator !== 'equals') {
+    throw invalidProperty({ property: 'filter.Operator', rule: 'value', message: 'Customer search only allows starts with and equals operation.' });
+  }
+  return { field: field === 'companyname' ? 'companyName' : 'domain', operator: operator === 'equals' ? 'equals' : 'startsWith', value: o.value };
 }

@@ -57,6 +57,8 @@ export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): v
   app.addHook('onRequest', async (req) => {
     req.ctx = buildContext(req);
     req.log = req.log.child({ correlationId: req.ctx.correlationId, msRequestId: req.ctx.requestId });
+    // Fastify's own request logging is off (app.ts): these lines carry the ids. The query string is left out.
+    req.log.info({ method: req.method, path: req.url.split('?')[0] }, 'incoming request');
     const mode = req.routeOptions.config.auth ?? 'none';
     if (mode === 'none') return;
     const token = bearer(req);
@@ -89,8 +91,9 @@ export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): v
     return undefined;
   });
 
-  app.addHook('onResponse', (req, _reply, done) => {
+  app.addHook('onResponse', (req, reply, done) => {
     req.idempotency?.release();
+    req.log.info({ statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed');
     done();
   });
 

@@ -128,3 +128,9 @@ export interface AuditQuery {
   afterSeq: number | undefined;
   limit: number;
 }
+
+export interface CustomerFilter {
+  field: 'companyName' | 'domain';
+  operator: 'equals' | 'startsWith';
+  value: string;
+}

@@ -10,6 +10,7 @@ import type {
   AuditQuery,
   AuditRecordRow,
   CustomerDomainRecord,
+  CustomerFilter,
   CustomerRecord,
   GdapGrant,
   GdapRelationshipRecord,
@@ -23,6 +24,9 @@ import type {
 } from './records.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
+
+/** Escapes LIKE's wildcards (with `\` as the escape character). */
+const likeEscape = (v: string): string => v.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 function toUser(r: Selectable<UsersTable>): UserRecord {
   return {
@@ -170,9 +174,21 @@ export class StoreTx {
       relationshipToPartner: r.relationship_to_partner, allowDelegatedAccess: r.allow_delegated_access === 1,
     };
   }
-  async listCustomers(partnerId: string, afterSeq: number | undefined, limit: number): Promise<{ customer: CustomerRecord; seq: number }[]> {
+  async listCustomers(
+    partnerId: string,
+    afterSeq: number | undefined,
+    limit: number,
+    filter?: CustomerFilter,
+  ): Promise<{ customer: CustomerRecord; seq: number }[]> {
     let q = this.db.selectFrom('customers').selectAll().where('partner_id', '=', partnerId).orderBy('seq').limit(limit);
     if (afterSeq !== undefined) q = q.where('seq', '>', afterSeq);
+    if (filter) {
+      const column = filter.field === 'companyName' ? sql.ref('company_name') : sql.ref('domain');
+      const value = filter.value.toLowerCase();
+      q = filter.operator === 'equals'
+        ? q.where(sql<boolean>`lower(${column}) = ${value}`)
+        : q.where(sql<boolean>`lower(${column}) like ${`${likeEscape(value)}%`} escape '\\'`);
+    }
     const rows = await q.execute();
     return rows.map((r) => ({
       seq: r.seq,
@@ -367,7 +383,7 @@ export class StoreTx {
     if (q.customerId !== undefined) query = query.where('customer_id', '=', q.customerId);
     if (q.resourceType !== undefined) query = query.where('resource_type', '=', q.resourceType);
     if (q.companyNameContains !== undefined) {
-      const needle = q.companyNameContains.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+      const needle = likeEscape(q.companyNameContains.toLowerCase());
       query = query.where(sql<boolean>`lower(customer_name) like ${`%${needle}%`} escape '\\'`);
     }
     if (q.afterSeq !== undefined) query = query.where('seq', '>', q.afterSeq);

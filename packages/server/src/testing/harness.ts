@@ -15,7 +15,7 @@ import { defaultConfig, type Config } from '../config.js';
 import { loadOrCreateSigningKey } from '../identity/keys.js';
 import { DEMO } from '../seed/demo.js';
 import type { SeedFile } from '../seed/format.js';
-import { startService, type RunningService } from '../service.js';
+import { startService, type RunningService, type StartOptions } from '../service.js';
 import type { Store } from '../store/store.js';
 
 export { DEMO, DEMO_IDS } from '../seed/demo.js';
@@ -66,6 +66,8 @@ export interface StartTestOptions {
   now?: () => number;
   /** Keep the data directory after close (to restart on it). */
   dataDir?: string;
+  /** A pino/Fastify logger configuration (default: silent). */
+  logger?: StartOptions['logger'];
 }
 
 export async function startTestService(opts: StartTestOptions = {}): Promise<TestService> {
@@ -86,7 +88,7 @@ export async function startTestService(opts: StartTestOptions = {}): Promise<Tes
     seedFile,
     ...opts.config,
   };
-  const service = await startService(config, opts.now ? { now: opts.now } : {});
+  const service = await startService(config, { ...(opts.now ? { now: opts.now } : {}), ...(opts.logger !== undefined ? { logger: opts.logger } : {}) });
   const baseUrl = service.baseUrl;
 
   async function call<T>(method: string, path: string, o: CallOptions = {}): Promise<CallResult<T>> {

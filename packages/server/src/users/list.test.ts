@@ -343,6 +343,30 @@ describe('listing and reading the partner\'s customers', () => {
     assert.deepEqual(byQuery.json.items.map((c) => c.id), [DEMO_IDS.contoso.customerId]);
   });
 
+  test('the customers list filters by CompanyName or Domain with starts_with and equals, without regard to case', async () => {
+    const names = async (filter: unknown): Promise<string[]> => {
+      const res = await svc.call<Collection<Customer>>('GET', `/v1/customers?filter=${encodeURIComponent(JSON.stringify(filter))}`, { token });
+      assert.equal(res.status, 200, res.text);
+      return res.json.items.map((c) => c.companyProfile.companyName);
+    };
+    assert.deepEqual(await names({ Field: 'CompanyName', Value: 'fab', Operator: 'starts_with' }), ['Fabrikam Traders']);
+    assert.deepEqual(await names({ field: 'companyname', value: 'CONTOSO OUTFITTERS', operator: 'equals' }), ['Contoso Outfitters']);
+    assert.deepEqual(await names({ Field: 'Domain', Value: 'contosooutfitters.', Operator: 'starts_with' }), ['Contoso Outfitters']);
+    assert.deepEqual(await names({ Field: 'CompanyName', Value: 'traders', Operator: 'starts_with' }), []);
+    assert.deepEqual(await names({ Field: 'CompanyName', Value: '%', Operator: 'starts_with' }), [], 'LIKE wildcards are literal');
+    assertFault(await svc.call('GET', `/v1/customers?filter=${encodeURIComponent(JSON.stringify({ Field: 'CompanyName', Value: 'fab', Operator: 'substring' }))}`, { token }), 400, 3000, 'filter.Operator');
+    assertFault(await svc.call('GET', `/v1/customers?filter=${encodeURIComponent(JSON.stringify({ Field: 'Country', Value: 'US', Operator: 'equals' }))}`, { token }), 400, 3000, 'filter.Field');
+    assertFault(await svc.call('GET', '/v1/customers?filter=not-json', { token }), 400, 3000, 'filter');
+  });
+
+  test('a filtered customers list keeps its filter across pages', async () => {
+    const filter = encodeURIComponent(JSON.stringify({ Field: 'Domain', Value: 'c', Operator: 'starts_with' }));
+    const first = await svc.call<Collection<Customer>>('GET', `/v1/customers?size=1&filter=${filter}`, { token });
+    assert.equal(first.status, 200, first.text);
+    assert.deepEqual(first.json.items.map((c) => c.companyProfile.companyName), ['Contoso Outfitters']);
+    assert.equal(first.json.links?.next, undefined, 'only one customer matches, so there is no next page');
+  });
+
   test('the customers list refuses size=501 with 400 3000', async () => {
     assertFault(await svc.call('GET', '/v1/customers?size=501', { token }), 400, 3000, 'size');
   });
