@@ -10,8 +10,9 @@ import { CustomerService } from './customers/service.js';
 import { customerRoutes } from './customers/routes.js';
 import { PartnerKitError } from './errors.js';
 import { IdempotencyGuard } from './http/idempotency.js';
-import { clientErrorHandler, frameworkErrorHandler } from './http/errors.js';
+import { clientErrorHandler, frameworkErrorHandler, logSafeError } from './http/errors.js';
 import { registerPipeline, sendJson } from './http/pipeline.js';
+import { registerSecurityHeaders } from './http/security-headers.js';
 import { Throttle } from './http/throttle.js';
 import type { TokenVerifier } from './identity/principal.js';
 import type { Store } from './store/store.js';
@@ -20,6 +21,25 @@ import { userRoutes } from './users/routes.js';
 import { RoleService, roleRoutes } from './roles/routes.js';
 
 export const BODY_LIMIT = 1024 * 1024;
+/** Deepest nesting of arrays and objects accepted in a JSON body: the default MaxDepth of System.Text.Json and Json.NET. */
+export const MAX_JSON_DEPTH = 64;
+
+/** True when `text` nests arrays and objects deeper than `max` (brackets inside strings do not count). */
+function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
 
 export interface AppParts {
   config: Config;
@@ -37,16 +57,19 @@ export interface BuiltApp {
   app: FastifyInstance;
   users: UserService;
   idempotency: IdempotencyGuard;
+  throttle: Throttle | undefined;
 }
 
 export async function buildApp(parts: AppParts): Promise<BuiltApp> {
   const { config, store } = parts;
   const now = parts.now ?? Date.now;
+  const logger = parts.logger ?? {
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.body', 'res.headers["set-cookie"]'], censor: '[redacted]' },
+  };
   const app = Fastify({
-    logger: parts.logger ?? {
-      level: config.logLevel,
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.body', 'res.headers["set-cookie"]'], censor: '[redacted]' },
-    },
+    // Errors are logged without stack traces, file paths or store internals, whoever configured the logger.
+    logger: typeof logger === 'object' ? { ...logger, serializers: { ...logger.serializers, err: logSafeError } } : logger,
     // Request lines are logged by the pipeline, with the correlation and request ids.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
@@ -60,11 +83,18 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
     clientErrorHandler: clientErrorHandler(config.serverId),
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    ...(parts.https ? { https: parts.https } : {}),
+    // Node would answer an HTTP/1.1 request without Host itself, with a bare 400: the pipeline answers it instead.
+    http: { requireHostHeader: false },
+    ...(parts.https ? { https: { ...parts.https, requireHostHeader: false } } : {}),
+  });
+  // Node would answer an Expect other than 100-continue itself, with a bare 417: the request is served as if it had
+  // none (RFC 9110 §10.1.1 allows either).
+  app.server.on('checkExpectation', (req, res) => {
+    app.routing(req, res);
   });
 
   const idempotency = new IdempotencyGuard(store, now);
-  const throttle = config.throttle ? new Throttle(config.throttle, now) : undefined;
+  const throttle = config.throttle ? new Throttle(config.throttle, store, now) : undefined;
   const users = new UserService(store, { retentionDays: config.userRetentionDays, now });
   const customers = new CustomerService(store);
   const audit = new AuditService(store, now);
@@ -80,8 +110,15 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
       done(null, undefined);
       return;
     }
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    // Deeper bodies are refused before parsing: nothing downstream (the MS-RequestId fingerprint, validation) has to
+    // walk an arbitrarily deep value.
+    if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
+      done(new PartnerKitError('invalidInput', `Invalid request input: the body is nested deeper than ${String(MAX_JSON_DEPTH)} levels.`), undefined);
+      return;
+    }
     // Fastify's default JSON parser is synchronous: it answers through `done`.
-    void json(req, typeof body === 'string' ? body : body.toString('utf8'), done);
+    void json(req, text, done);
   });
 
   // Routes by path, for telling 405 from 404.
@@ -95,13 +132,14 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
   });
 
   registerPipeline(app, { verifier: parts.verifier, requireMfa: config.requireMfa, serverId: config.serverId, throttle, idempotency });
+  registerSecurityHeaders(app, { tls: parts.https !== undefined });
 
   app.get('/healthz', async (_req, reply) => {
     try {
       await store.ping();
       return await sendJson(reply, 200, { status: 'ok' });
     } catch {
-      throw new PartnerKitError('unavailable', 'The service cannot reach its store.');
+      throw new PartnerKitError('unavailable', 'The service cannot reach its store.', { retryAfterSeconds: 1 });
     }
   });
 
@@ -127,5 +165,5 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
     throw new PartnerKitError('routeNotFound', 'Not found: no such resource.');
   });
 
-  return { app, users, idempotency };
+  return { app, users, idempotency, throttle };
 }

@@ -44,18 +44,21 @@ describe('every flag of section 4', () => {
       '--seed', 'seed.yaml', '--demo', '--tls-cert', 'cert.pem', '--tls-key', 'key.pem', '--no-require-mfa',
       '--throttle', '500/60s', '--user-retention-days', '7', '--log-level', 'debug',
       '--public-url', 'https://pk.example/', '--sqlite-synchronous', 'full', '--server-id', 'PK42',
+      '--database-pool-size', '25', '--rotate-signing-key',
     ];
     const a = parse(argv).config;
     const b = parse([
       '--host=0.0.0.0', '--port=0', '--data-dir=:memory:', '--database-url=postgres://u@db/pk', '--seed=seed.yaml', '--demo=true',
       '--tls-cert=cert.pem', '--tls-key=key.pem', '--require-mfa=false', '--throttle=500/60s', '--user-retention-days=7',
       '--log-level=debug', '--public-url=https://pk.example/', '--sqlite-synchronous=full', '--server-id=PK42',
+      '--database-pool-size=25', '--rotate-signing-key=true',
     ]).config;
     for (const c of [a, b]) {
       assert.deepEqual(c, {
         host: '0.0.0.0', port: 0, dataDir: ':memory:', databaseUrl: 'postgres://u@db/pk', seedFile: 'seed.yaml', demo: true,
         tlsCert: 'cert.pem', tlsKey: 'key.pem', requireMfa: false, throttle: { limit: 500, windowMs: 60_000 },
         userRetentionDays: 7, logLevel: 'debug', publicUrl: 'https://pk.example', sqliteSynchronous: 'full', serverId: 'PK42',
+        databasePoolSize: 25, rotateSigningKey: true,
       });
     }
   });
@@ -100,7 +103,7 @@ describe('every flag of section 4', () => {
     assert.equal(parse(['--help']).help, true);
     assert.equal(parse(['-h']).help, true);
     assert.equal(parse(['--port', '1', '-h']).help, true);
-    for (const flag of ['--host', '--port', '--data-dir', '--database-url', '--seed', '--demo', '--tls-cert', '--tls-key', '--require-mfa', '--no-require-mfa', '--throttle', '--user-retention-days', '--log-level']) {
+    for (const flag of ['--host', '--port', '--data-dir', '--database-url', '--database-pool-size', '--rotate-signing-key', '--seed', '--demo', '--tls-cert', '--tls-key', '--require-mfa', '--no-require-mfa', '--throttle', '--user-retention-days', '--log-level']) {
       assert.ok(USAGE.includes(flag), `usage lists ${flag}`);
     }
   });
@@ -113,11 +116,13 @@ describe('environment twins', () => {
       PARTNERKIT_SEED: '/etc/pk/seed.json', PARTNERKIT_DEMO: 'true', PARTNERKIT_TLS_CERT: 'c.pem', PARTNERKIT_TLS_KEY: 'k.pem',
       PARTNERKIT_REQUIRE_MFA: 'false', PARTNERKIT_THROTTLE: '100/10s', PARTNERKIT_USER_RETENTION_DAYS: '1',
       PARTNERKIT_LOG_LEVEL: 'warn', PARTNERKIT_PUBLIC_URL: 'http://h:1', PARTNERKIT_SQLITE_SYNCHRONOUS: 'FULL', PARTNERKIT_SERVER_ID: 'S1',
+      PARTNERKIT_DATABASE_POOL_SIZE: '4', PARTNERKIT_ROTATE_SIGNING_KEY: 'yes',
     });
     assert.deepEqual(config, {
       host: '::', port: 9090, dataDir: '/var/pk', databaseUrl: 'postgres://x', seedFile: '/etc/pk/seed.json', demo: true,
       tlsCert: 'c.pem', tlsKey: 'k.pem', requireMfa: false, throttle: { limit: 100, windowMs: 10_000 }, userRetentionDays: 1,
       logLevel: 'warn', publicUrl: 'http://h:1', sqliteSynchronous: 'full', serverId: 'S1',
+      databasePoolSize: 4, rotateSigningKey: true,
     });
   });
 
@@ -157,6 +162,10 @@ describe('bad values', () => {
       [['--throttle', '500/60d'], /^--throttle: /],
       [['--throttle', 'lots'], /^--throttle: /],
       [['--sqlite-synchronous', 'off'], /^--sqlite-synchronous: /],
+      [['--database-url', 'mysql://db/pk'], /^--database-url: .*postgres:\/\//],
+      [['--database-url', '/var/pk.db'], /^--database-url: /],
+      [['--database-pool-size', '0'], /^--database-pool-size: /],
+      [['--database-pool-size', 'many'], /^--database-pool-size: /],
       [['--demo=maybe'], /^--demo: /],
       [['--tls-cert', 'c.pem'], /--tls-cert and --tls-key/],
       [['--tls-key', 'k.pem'], /--tls-cert and --tls-key/],

@@ -14,9 +14,14 @@ export interface ThrottleConfig {
 export interface Config {
   host: string;
   port: number;
-  /** Directory of the SQLite database and signing key, or `:memory:` to keep nothing. */
+  /** Directory of the SQLite database (which holds the signing keys), or `:memory:` to keep nothing. */
   dataDir: string;
+  /** `postgres://…`: the PostgreSQL store instead of SQLite. */
   databaseUrl: string | undefined;
+  /** Connections in the PostgreSQL pool. */
+  databasePoolSize: number;
+  /** At start, make a new signing key the active one; the previous one stays accepted until its tokens expire. */
+  rotateSigningKey: boolean;
   seedFile: string | undefined;
   demo: boolean;
   tlsCert: string | undefined;
@@ -38,6 +43,8 @@ export const defaultConfig: Config = {
   port: 8080,
   dataDir: './.partnerkit',
   databaseUrl: undefined,
+  databasePoolSize: 10,
+  rotateSigningKey: false,
   seedFile: undefined,
   demo: false,
   tlsCert: undefined,
@@ -88,7 +95,17 @@ const FLAGS: FlagSpec[] = [
   { flag: '--host', env: 'PARTNERKIT_HOST', kind: 'string', apply: (c, v) => { c.host = str(v); } },
   { flag: '--port', env: 'PARTNERKIT_PORT', kind: 'number', apply: (c, v) => { c.port = int('--port', v, 0, 65535); } },
   { flag: '--data-dir', env: 'PARTNERKIT_DATA_DIR', kind: 'string', apply: (c, v) => { c.dataDir = str(v); } },
-  { flag: '--database-url', env: 'PARTNERKIT_DATABASE_URL', kind: 'string', apply: (c, v) => { c.databaseUrl = str(v); } },
+  {
+    flag: '--database-url', env: 'PARTNERKIT_DATABASE_URL', kind: 'string',
+    apply: (c, v) => {
+      const url = str(v);
+      if (url === '') { c.databaseUrl = undefined; return; }
+      if (!/^postgres(ql)?:\/\//i.test(url)) throw new ConfigError('--database-url: expected a postgres://… or postgresql://… URL');
+      c.databaseUrl = url;
+    },
+  },
+  { flag: '--database-pool-size', env: 'PARTNERKIT_DATABASE_POOL_SIZE', kind: 'number', apply: (c, v) => { c.databasePoolSize = int('--database-pool-size', v, 1, 1000); } },
+  { flag: '--rotate-signing-key', env: 'PARTNERKIT_ROTATE_SIGNING_KEY', kind: 'boolean', apply: (c, v) => { c.rotateSigningKey = v === true; } },
   { flag: '--seed', env: 'PARTNERKIT_SEED', kind: 'string', apply: (c, v) => { c.seedFile = str(v); } },
   { flag: '--demo', env: 'PARTNERKIT_DEMO', kind: 'boolean', apply: (c, v) => { c.demo = v === true; } },
   { flag: '--tls-cert', env: 'PARTNERKIT_TLS_CERT', kind: 'string', apply: (c, v) => { c.tlsCert = str(v); } },
@@ -120,8 +137,10 @@ export const USAGE = `Usage: partnerkit-server [options]
 
   --host ADDR                listen address (default 127.0.0.1)
   --port N                   port; 0 picks a free one (default 8080)
-  --data-dir DIR             SQLite database and signing key; :memory: keeps nothing (default ./.partnerkit)
-  --database-url URL         postgres://… : use PostgreSQL instead of SQLite
+  --data-dir DIR             SQLite database (with the signing keys); :memory: keeps nothing (default ./.partnerkit)
+  --database-url URL         postgres://… : use PostgreSQL instead of SQLite (several instances may share it)
+  --database-pool-size N     PostgreSQL connections per instance (default 10)
+  --rotate-signing-key       make a new token signing key at start; the previous one stays valid until its tokens expire
   --seed FILE                load a seed file (JSON or YAML) at start; never overwrites what exists
   --demo                     load the built-in demo data set when the store is empty and print sign-in details
   --tls-cert FILE --tls-key FILE   serve HTTPS

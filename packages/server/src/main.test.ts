@@ -1,6 +1,7 @@
 /**
  * The built executable as a process (contract section 4): start-up line and demo banner, --help, refused flags
- * and seeds, SIGTERM draining, and durability across `kill -9` and restarts. Needs `tsc -b` first (dist/main.js).
+ * and seeds, SIGTERM draining, and durability across `kill -9` and restarts, on the test engine's store (SQLite in
+ * the data directory, or a PostgreSQL database). Needs `tsc -b` first (dist/main.js).
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PartnerCenterAudience } from '@partnerkit/contract';
-import { DEMO, DEMO_IDS, SERVER_MAIN, spawnServer, type ServerProcess } from './testing/harness.js';
+import { DEMO, DEMO_IDS, SERVER_MAIN, spawnServer, storeArgs, TEST_ENGINE, type ServerProcess } from './testing/harness.js';
 import { DEMO_SEED } from './seed/demo.js';
 
 const F = DEMO_IDS.fabrikam;
@@ -143,7 +144,7 @@ describe('command line', () => {
     seed.partners[0]!.customers[0]!.id = 'not-a-guid';
     const file = join(dir, 'bad-seed.json');
     await writeFile(file, JSON.stringify(seed, null, 2));
-    const r = await runToExit(['--port', '0', '--data-dir', join(dir, 'data'), '--seed', file, ...QUIET]);
+    const r = await runToExit(['--port', '0', ...(await storeArgs(join(dir, 'data'))), '--seed', file, ...QUIET]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /partners\[0\]\.customers\[0\]\.id/);
     assert.match(r.stderr, /not-a-guid/);
@@ -154,7 +155,7 @@ describe('command line', () => {
 describe('a running server', () => {
   test('--port 0 --demo: listening line, demo banner, /healthz; SIGTERM drains a request in flight and exits 0; a restart keeps the change', async () => {
     const dataDir = await tempDir();
-    const p = await start(['--port', '0', '--data-dir', dataDir, '--demo']);
+    const p = await start(['--port', '0', ...(await storeArgs(dataDir)), '--demo']);
     assert.match(p.baseUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.notEqual(new URL(p.baseUrl).port, '0');
     const out = await waitForOutput(p, /-d '\{"usageLocation"/);
@@ -200,7 +201,7 @@ describe('a running server', () => {
     assert.ok(Date.now() - sentAt < 5_000, `exited ${String(Date.now() - sentAt)} ms after SIGTERM`);
 
     // the same --demo again: the demo is not loaded over the store, the change is kept
-    const again = await start(['--port', '0', '--data-dir', dataDir, '--demo']);
+    const again = await start(['--port', '0', ...(await storeArgs(dataDir)), '--demo']);
     const t2 = await demoToken(again.baseUrl);
     const user = await api(again.baseUrl, t2, 'GET', `${usersPath}/${DEMO.userId}`);
     assert.equal(user.body.displayName, 'Drained On SIGTERM');
@@ -208,12 +209,12 @@ describe('a running server', () => {
     assert.equal((await again.exited).code, 0);
   });
 
-  test('every acknowledged change survives kill -9, with its audit record, and a restart with the same --seed keeps them', async () => {
+  test(`every acknowledged change survives kill -9, with its audit record, and a restart with the same --seed keeps them (${TEST_ENGINE})`, async () => {
     const dir = await tempDir();
     const dataDir = join(dir, 'data');
     const seedFile = join(dir, 'seed.json');
     await writeFile(seedFile, JSON.stringify(DEMO_SEED));
-    const args = ['--port', '0', '--data-dir', dataDir, '--seed', seedFile];
+    const args = ['--port', '0', ...(await storeArgs(dataDir)), '--seed', seedFile];
     const p = await start(args);
     const token = await demoToken(p.baseUrl);
 

@@ -30,7 +30,8 @@ async function main(): Promise<void> {
     process.stderr.write(`partnerkit-server: could not start: ${message}\n`);
     process.exit(1);
   }
-  process.stdout.write(`PartnerKit listening on ${service.baseUrl}\n`);
+  process.stdout.write(`PartnerKit listening on ${service.listenUrl}\n`);
+  if (service.baseUrl !== service.listenUrl) process.stdout.write(`Public URL (token issuer): ${service.baseUrl}\n`);
   for (const notice of service.notices) process.stdout.write(`\n${notice}\n`);
 
   let stopping = false;

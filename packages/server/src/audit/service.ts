@@ -50,6 +50,7 @@ export function parseAuditFilter(text: string): AuditFilter {
   const value = typeof o.value === 'string' ? o.value : undefined;
   const operator = typeof o.operator === 'string' ? o.operator.toLowerCase() : '';
   if (value === undefined) throw invalidProperty({ property: 'filter.Value', rule: 'required', message: 'filter needs a string Value' });
+  if (value.includes('\u0000')) throw invalidProperty({ property: 'filter.Value', rule: 'characters', message: 'filter Value must not hold U+0000' });
   if (field === 'customerid' && operator === 'equals') return { field: 'CustomerId', value: value.toLowerCase() };
   if (field === 'resourcetype' && operator === 'equals') return { field: 'ResourceType', value: snake(value) };
   if (field === 'companyname' && operator === 'substring') return { field: 'CompanyName', value };
@@ -59,6 +60,13 @@ export function parseAuditFilter(text: string): AuditFilter {
     message: 'supported filters: CustomerId equals, ResourceType equals, CompanyName substring',
   });
 }
+
+/** Epoch milliseconds a Date can hold. */
+const isInstant = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= 8.64e15;
+
+const isAuditFilter = (v: unknown): v is AuditFilter =>
+  typeof v === 'object' && v !== null && 'field' in v && 'value' in v && typeof v.value === 'string' &&
+  (v.field === 'CustomerId' || v.field === 'ResourceType' || v.field === 'CompanyName');
 
 export class AuditService {
   constructor(
@@ -70,12 +78,13 @@ export class AuditService {
     let q: { from: number; to: number; filter: AuditFilter | undefined; size: number; after: number | undefined };
     if (opts.continuationToken !== undefined) {
       const t = decodeToken(opts.continuationToken);
-      if (t.k !== 'audit' || typeof t.from !== 'number' || typeof t.to !== 'number' || !isPageSize(t.size) || typeof t.q !== 'number') {
+      // Tokens are not signed: everything in one is checked like a query parameter would be.
+      if (t.k !== 'audit' || !isInstant(t.from) || !isInstant(t.to) || !isPageSize(t.size) || typeof t.q !== 'number') {
         throw badToken();
       }
-      const f = t.f;
-      const filter = typeof f === 'object' && f !== null && 'field' in f && 'value' in f ? (f as AuditFilter) : undefined;
-      q = { from: t.from, to: t.to, filter, size: t.size, after: t.q };
+      const f = t.f ?? undefined;
+      if (f !== undefined && !isAuditFilter(f)) throw badToken();
+      q = { from: t.from, to: t.to, filter: f, size: t.size, after: t.q };
     } else {
       const now = this.now();
       const today = Math.floor(now / DAY) * DAY;

@@ -66,6 +66,7 @@ export function parseCustomerFilter(text: string): CustomerFilter {
   const field = typeof o.field === 'string' ? o.field.toLowerCase() : '';
   const operator = typeof o.operator === 'string' ? o.operator.toLowerCase() : '';
   if (typeof o.value !== 'string' || o.value === '') throw invalidProperty({ property: 'filter.Value', rule: 'required', message: 'filter needs a non-empty string Value' });
+  if (o.value.includes('\u0000')) throw invalidProperty({ property: 'filter.Value', rule: 'characters', message: 'filter Value must not hold U+0000' });
   if (field !== 'companyname' && field !== 'domain') {
     throw invalidProperty({ property: 'filter.Field', rule: 'value', message: 'customers can be filtered by CompanyName or Domain' });
   }

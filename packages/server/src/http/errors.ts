@@ -1,13 +1,15 @@
 /**
  * The one place where errors become Partner Center error bodies: `{code, description, data, source}`.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { ErrorCodes, type ApiFault, type ThrottleBody } from '@partnerkit/contract';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { PartnerKitError, type ErrorKind } from '../errors.js';
+import { isStoreUnavailable } from '../store/errors.js';
 import { applyContextHeaders, buildContext, newCv } from './context.js';
+import { securityHeaders } from './security-headers.js';
 
 interface Mapping {
   status: number;
@@ -37,6 +39,10 @@ const MAP: Record<ErrorKind, Mapping> = {
 
 export const ERROR_SOURCE = 'PartnerFD';
 
+/** 503 800005 with `Retry-After: 1`: the store cannot be reached for now. */
+export const storeUnavailable = (): PartnerKitError =>
+  new PartnerKitError('unavailable', 'The service cannot reach its store. Try again later.', { retryAfterSeconds: 1 });
+
 export interface ErrorResponse {
   status: number;
   body: ApiFault | ThrottleBody;
@@ -62,12 +68,15 @@ export function toErrorResponse(err: unknown): ErrorResponse {
 }
 
 /**
- * Fastify's own errors (parsing, size, media type, bad URL) in Partner Center's terms. Only errors that carry
- * Fastify's 4xx status are the client's fault: anything else (a SyntaxError of our own code included) stays a 500.
+ * Fastify's own errors (parsing, size, media type, bad URL), and the store's connection errors, in Partner
+ * Center's terms. Only errors that carry Fastify's 4xx status are the client's fault: anything else (a
+ * SyntaxError of our own code included) stays a 500.
  */
 export function fromFramework(err: unknown): unknown {
   if (err instanceof PartnerKitError) return err;
   if (typeof err !== 'object' || err === null) return err;
+  // The database is unreachable (an outage, a restart, a network cut): 503, and the client may retry at once.
+  if (isStoreUnavailable(err)) return storeUnavailable();
   const code = 'code' in err && typeof err.code === 'string' ? err.code : '';
   const status = 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500;
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
@@ -90,7 +99,7 @@ export function frameworkErrorHandler(serverId: string): (err: FastifyError, req
   return (err, req, reply) => {
     const mapped = toErrorResponse(fromFramework(err));
     applyContextHeaders(reply, buildContext(req), serverId);
-    void reply.code(mapped.status).headers(mapped.headers).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(mapped.body));
+    void reply.code(mapped.status).headers(securityHeaders(req.protocol === 'https')).headers(mapped.headers).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(mapped.body));
   };
 }
 
@@ -112,13 +121,34 @@ export function clientErrorHandler(serverId: string): (err: Error & { code?: str
     }
     const body = JSON.stringify(toErrorResponse(new PartnerKitError('invalidInput', description)).body);
     if (socket.writable) {
+      const security = Object.entries(securityHeaders('encrypted' in socket && socket.encrypted === true)).map(([k, v]) => `${k}: ${v}\r\n`).join('');
       socket.write(
         `HTTP/1.1 ${String(status)} ${STATUS_CODES[status] ?? 'Bad Request'}\r\n` +
           `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${String(Buffer.byteLength(body))}\r\n` +
           `MS-RequestId: ${randomUUID()}\r\nMS-CorrelationId: ${randomUUID()}\r\nMS-CV: ${newCv()}\r\nMS-ServerId: ${serverId}\r\n` +
-          `Connection: close\r\n\r\n${body}`,
+          `${security}Connection: close\r\n\r\n${body}`,
       );
     }
     socket.destroy();
   };
+}
+
+/** Messages that speak of the store's internals (SQL text, engine error codes) are not logged as they are. */
+const STORE_INTERNALS = /SQLITE_|syntax error|no such (?:table|column)|\bselect\b[^]*\bfrom\b|\binsert\s+into\b|\bupdate\b[^]*\bset\b|\bdelete\s+from\b/i;
+/** Absolute file paths and file URLs (POSIX and Windows). */
+const FILE_PATH = /(?:file:\/\/)?(?:[A-Za-z]:\\|\/)[^\s'"():]*[/\\][^\s'"():]*/g;
+
+/**
+ * An error as it appears in a log line (the logger's `err` serializer): its type, a message without file paths or
+ * store internals, `stack: "[withheld]"`, and a fingerprint of the real stack, so that the same failure at the same place logs the same
+ * fingerprint. No stack trace, file path, SQL text or secret reaches a log line, at any level.
+ */
+export function logSafeError(err: unknown): { type: string; message: string; stack: string; fingerprint: string; kind?: string } {
+  const stack = '[withheld]';
+  if (!(err instanceof Error)) return { type: typeof err, message: 'a thrown value that is not an Error', stack, fingerprint: '' };
+  let message = err.message.slice(0, 300);
+  if (STORE_INTERNALS.test(message)) message = 'store error (details withheld)';
+  message = message.replace(FILE_PATH, '<path>');
+  const fingerprint = createHash('sha256').update(err.stack ?? `${err.name}: ${err.message}`).digest('base64url').slice(0, 16);
+  return { type: err.name, message, stack, fingerprint, ...(err instanceof PartnerKitError ? { kind: err.kind } : {}) };
 }

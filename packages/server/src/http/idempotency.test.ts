@@ -9,10 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEMO, DEMO_IDS, startTestService, type CallResult, type TestService } from '../testing/harness.js';
+import { DEMO, DEMO_IDS, openTestStore, startTestService, type CallResult, type TestService } from '../testing/harness.js';
 import type { IdempotencyRecord } from '../store/records.js';
-import type { Store, StoreTx } from '../store/store.js';
-import { IdempotencyGuard, REPLAY_WINDOW_MS, fingerprint } from './idempotency.js';
+import type { Store } from '../store/store.js';
+import { IdempotencyGuard, REPLAY_WINDOW_MS, STALE_CLAIM_MS, fingerprint, type IdempotencyStore } from './idempotency.js';
 
 const F = DEMO_IDS.fabrikam;
 const usersPath = `/v1/customers/${F.customerId}/users`;
@@ -325,62 +325,100 @@ describe('the 24-hour window', () => {
 });
 
 describe('IdempotencyGuard', () => {
-  /** A store whose reads take a while, as a networked database's would. */
-  function slowStore(): { store: Store; tx: StoreTx; records: Map<string, IdempotencyRecord> } {
-    const records = new Map<string, IdempotencyRecord>();
-    const key = (p: string, r: string): string => `${p}\n${r}`;
-    const store = {
+  /** A store on the test engine whose reads take a while, as a networked database's would. */
+  async function slowStore(): Promise<{ store: Store; guardStore: IdempotencyStore; close: () => Promise<void> }> {
+    const store = await openTestStore();
+    const guardStore: IdempotencyStore = {
+      claimIdempotency: (c) => store.claimIdempotency(c),
+      takeOverIdempotency: (seen, c) => store.takeOverIdempotency(seen, c),
+      releaseIdempotency: (p, r, c) => store.releaseIdempotency(p, r, c),
+      purgeIdempotency: (before) => store.purgeIdempotency(before),
       async getIdempotency(partnerId: string, requestId: string): Promise<IdempotencyRecord | undefined> {
         await new Promise((resolve) => setTimeout(resolve, 5));
-        return records.get(key(partnerId, requestId));
+        return store.getIdempotency(partnerId, requestId);
       },
-    } as unknown as Store;
-    const tx = {
-      putIdempotency(i: IdempotencyRecord): Promise<void> {
-        records.set(key(i.partnerId, i.requestId), i);
-        return Promise.resolve();
-      },
-    } as unknown as StoreTx;
-    return { store, tx, records };
+    };
+    return { store, guardStore, close: () => store.close() };
   }
 
   test('concurrent repeats of one id: one runs, the others wait for it and replay its answer', async () => {
-    const { store, tx } = slowStore();
-    const guard = new IdempotencyGuard(store);
-    const print = fingerprint('POST', '/v1/x', { a: 1 });
-    const outcomes = await Promise.all(
-      Array.from({ length: 5 }, async () => {
-        const o = await guard.begin('p', 'r1', print);
-        if ('ticket' in o) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          await guard.record(tx, o.ticket, 201, { 'content-type': 'application/json; charset=utf-8' }, '{"id":"u1"}');
-          o.ticket.release();
-          return 'ran';
-        }
-        return `replayed ${String(o.replay.status)} ${o.replay.body}`;
-      }),
-    );
-    assert.equal(outcomes.filter((o) => o === 'ran').length, 1, outcomes.join(', '));
-    assert.equal(outcomes.filter((o) => o === 'replayed 201 {"id":"u1"}').length, 4);
+    const { store, guardStore, close } = await slowStore();
+    try {
+      const guard = new IdempotencyGuard(guardStore);
+      const print = fingerprint('POST', '/v1/x', { a: 1 });
+      const outcomes = await Promise.all(
+        Array.from({ length: 5 }, async () => {
+          const o = await guard.begin('p', 'r1', print);
+          if ('ticket' in o) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            await store.transaction((tx) => guard.record(tx, o.ticket, 201, { 'content-type': 'application/json; charset=utf-8' }, '{"id":"u1"}'));
+            await o.ticket.release(true);
+            return 'ran';
+          }
+          return `replayed ${String(o.replay.status)} ${o.replay.body}`;
+        }),
+      );
+      assert.equal(outcomes.filter((o) => o === 'ran').length, 1, outcomes.join(', '));
+      assert.equal(outcomes.filter((o) => o === 'replayed 201 {"id":"u1"}').length, 4);
+    } finally {
+      await close();
+    }
   });
 
   test('a repeat that finds a different request answers 409, and a failed first run lets the next one run', async () => {
-    const { store, tx } = slowStore();
-    const guard = new IdempotencyGuard(store);
-    const a = fingerprint('PATCH', '/v1/u/1', { displayName: 'a' });
-    const b = fingerprint('PATCH', '/v1/u/1', { displayName: 'b' });
-    const first = await guard.begin('p', 'r', a);
-    assert.ok('ticket' in first);
-    first.ticket.release(); // failed: nothing recorded
-    const second = await guard.begin('p', 'r', a);
-    assert.ok('ticket' in second);
-    await guard.record(tx, second.ticket, 200, {}, '{}');
-    second.ticket.release();
-    await assert.rejects(guard.begin('p', 'r', b), (err: unknown) => err instanceof Error && 'kind' in err && err.kind === 'requestIdReused');
-    // ids are per partner
-    const other = await guard.begin('q', 'r', b);
-    assert.ok('ticket' in other);
-    other.ticket.release();
+    const { store, guardStore, close } = await slowStore();
+    try {
+      const guard = new IdempotencyGuard(guardStore);
+      const a = fingerprint('PATCH', '/v1/u/1', { displayName: 'a' });
+      const b = fingerprint('PATCH', '/v1/u/1', { displayName: 'b' });
+      const first = await guard.begin('p', 'r', a);
+      assert.ok('ticket' in first);
+      void first.ticket.release(); // failed: nothing recorded
+      const second = await guard.begin('p', 'r', a);
+      assert.ok('ticket' in second);
+      await store.transaction((tx) => guard.record(tx, second.ticket, 200, {}, '{}'));
+      await second.ticket.release(true);
+      await assert.rejects(guard.begin('p', 'r', b), (err: unknown) => err instanceof Error && 'kind' in err && err.kind === 'requestIdReused');
+      // ids are per partner
+      const other = await guard.begin('q', 'r', b);
+      assert.ok('ticket' in other);
+      await other.ticket.release();
+    } finally {
+      await close();
+    }
+  });
+
+  test('across instances (two guards on one store): a repeat waits for the pending first run, then replays; a stale claim is taken over', async () => {
+    const { store, guardStore, close } = await slowStore();
+    try {
+      let clock = Date.now();
+      const a = new IdempotencyGuard(guardStore, () => clock);
+      const b = new IdempotencyGuard(guardStore, () => clock);
+      const print = fingerprint('PATCH', '/v1/u/2', { displayName: 'x' });
+      const first = await a.begin('p', 'r2', print);
+      assert.ok('ticket' in first);
+      const waiting = b.begin('p', 'r2', print);
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      await store.transaction((tx) => a.record(tx, first.ticket, 200, {}, '{"done":true}'));
+      await first.ticket.release(true);
+      const repeat = await waiting;
+      assert.ok('replay' in repeat);
+      assert.equal(repeat.replay.body, '{"done":true}');
+      // a different request under the id another instance is still running: 409 at once
+      const running = await a.begin('p', 'r3', print);
+      assert.ok('ticket' in running);
+      await assert.rejects(b.begin('p', 'r3', fingerprint('DELETE', '/v1/u/2', undefined)), (err: unknown) => err instanceof Error && 'kind' in err && err.kind === 'requestIdReused');
+      // the instance running it died (its claim is never released): once stale, another instance takes over
+      clock += STALE_CLAIM_MS + 1;
+      const takeover = await b.begin('p', 'r3', print);
+      assert.ok('ticket' in takeover);
+      // the dead instance's late answer cannot land any more
+      await assert.rejects(store.transaction((tx) => a.record(tx, running.ticket, 200, {}, '{}')), (err: unknown) => err instanceof Error && 'kind' in err && err.kind === 'unavailable');
+      await takeover.ticket.release();
+      assert.equal(await store.getIdempotency('p', 'r3'), undefined);
+    } finally {
+      await close();
+    }
   });
 
   test('the fingerprint tells method, path and body apart', () => {

@@ -1,74 +1,140 @@
 /**
  * MS-RequestId replay for POST, PATCH and DELETE: for 24 h a repeated (partner, MS-RequestId) with the same
  * request replays the stored answer without running the operation again; a different request with the same id
- * is refused (409 800004); a repeat that arrives while the first is running waits for it. The record is
- * written by the operation itself, inside its transaction (see `recordReplay`).
+ * is refused (409 800004); a repeat that arrives while the first is running waits for it, on whichever instance
+ * it arrives. The answer is written by the operation itself, inside its transaction (`record`).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { PartnerKitError } from '../errors.js';
 import type { IdempotencyRecord } from '../store/records.js';
-import type { Store, StoreTx } from '../store/store.js';
+import { IDEMPOTENCY_PENDING, type Store, type StoreTx } from '../store/store.js';
 
 export const REPLAY_WINDOW_MS = 24 * 3_600_000;
+/** A pending claim older than this is taken to belong to an instance that died: another request may take it over. */
+export const STALE_CLAIM_MS = 60_000;
+/** How often a repeat polls the store while another instance runs the first request. */
+const POLL_MS = 20;
+/** How long a repeat waits for the first request before giving up with 503 (the client may retry). */
+const WAIT_MS = 30_000;
 
 export interface IdempotencyTicket {
   partnerId: string;
   requestId: string;
   fingerprint: string;
-  release: () => void;
+  claimId: string;
+  /**
+   * Ends the claim once the request has been answered. Unless its answer was recorded (`record`) and committed
+   * (`committed`: the request succeeded), the pending record is removed, so a repeat runs the request again.
+   */
+  release: (committed?: boolean) => Promise<void>;
 }
 
 export type IdempotencyOutcome = { replay: IdempotencyRecord } | { ticket: IdempotencyTicket };
+
+/** The store queries the guard needs. */
+export type IdempotencyStore = Pick<Store, 'claimIdempotency' | 'getIdempotency' | 'takeOverIdempotency' | 'releaseIdempotency' | 'purgeIdempotency'>;
 
 export function fingerprint(method: string, url: string, body: unknown): string {
   return createHash('sha256').update(`${method} ${url}\n${body === undefined ? '' : JSON.stringify(body)}`).digest('base64url');
 }
 
+const reused = (): PartnerKitError =>
+  new PartnerKitError('requestIdReused', 'The MS-RequestId was already used for a different request. Use a new MS-RequestId for each call.', {
+    data: [{ header: 'MS-RequestId' }],
+  });
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The store is the source of truth, so this holds across instances on one database: the first request with an
+ * id inserts a pending record (insert-if-absent) and owns the id; its operation's transaction turns that record
+ * into the answer; a failed operation removes it. A repeat finds the answer (replay), a different request (409),
+ * or a pending record with its own fingerprint: it polls until the answer is there or the record is gone (then
+ * it claims the id itself). Within one process, repeats wait on the first in memory instead of polling.
+ */
 export class IdempotencyGuard {
   private readonly inflight = new Map<string, Promise<void>>();
+  private readonly recorded = new Set<string>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: IdempotencyStore,
     private readonly now: () => number = Date.now,
   ) {}
 
   async begin(partnerId: string, requestId: string, print: string): Promise<IdempotencyOutcome> {
     const key = `${partnerId}\n${requestId}`;
     for (let running = this.inflight.get(key); running; running = this.inflight.get(key)) await running;
-    // Claim the id before the first await below: a repeat arriving meanwhile must wait for this one, not race it
-    // to the store (both would find no record and both would run the operation).
-    let release!: () => void;
+    // Claim the id in this process before the first await below: a repeat arriving meanwhile waits for this one.
+    let resolveDone!: () => void;
     const done = new Promise<void>((resolve) => {
-      release = () => {
-        if (this.inflight.get(key) === done) this.inflight.delete(key);
-        resolve();
-      };
+      resolveDone = resolve;
     });
     this.inflight.set(key, done);
+    const finish = (): void => {
+      if (this.inflight.get(key) === done) this.inflight.delete(key);
+      resolveDone();
+    };
     try {
-      const stored = await this.store.getIdempotency(partnerId, requestId);
-      if (stored && stored.createdAt > this.now() - REPLAY_WINDOW_MS) {
-        if (stored.fingerprint === print) {
-          release();
-          return { replay: stored };
-        }
-        throw new PartnerKitError('requestIdReused', 'The MS-RequestId was already used for a different request. Use a new MS-RequestId for each call.', {
-          data: [{ header: 'MS-RequestId' }],
-        });
+      const outcome = await this.claim(partnerId, requestId, print);
+      if ('replay' in outcome) {
+        finish();
+        return outcome;
       }
+      const claimId = outcome.claimId;
+      let released = false;
+      const release = async (committed = false): Promise<void> => {
+        if (released) return;
+        released = true;
+        const wasRecorded = this.recorded.delete(claimId);
+        try {
+          if (!(committed && wasRecorded)) await this.store.releaseIdempotency(partnerId, requestId, claimId);
+        } catch {
+          // The store is unreachable: the pending record is taken over once it is stale (STALE_CLAIM_MS).
+        } finally {
+          finish();
+        }
+      };
+      return { ticket: { partnerId, requestId, fingerprint: print, claimId, release } };
     } catch (err) {
-      release();
+      finish();
       throw err;
     }
-    return { ticket: { partnerId, requestId, fingerprint: print, release } };
   }
 
-  /** Writes the replay record; called inside the operation's transaction. */
+  private async claim(partnerId: string, requestId: string, print: string): Promise<{ replay: IdempotencyRecord } | { claimId: string }> {
+    const giveUpAt = performance.now() + WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0 && performance.now() > giveUpAt) {
+        throw new PartnerKitError('unavailable', 'The first request with this MS-RequestId is still running. Try again later.', { retryAfterSeconds: 1 });
+      }
+      const claim = { partnerId, requestId, fingerprint: print, claimId: randomUUID(), createdAt: this.now() };
+      if (await this.store.claimIdempotency(claim)) return { claimId: claim.claimId };
+      const stored = await this.store.getIdempotency(partnerId, requestId);
+      if (!stored) continue; // released meanwhile: claim it
+      const now = this.now();
+      const expired = stored.createdAt <= now - REPLAY_WINDOW_MS;
+      const pending = stored.status === IDEMPOTENCY_PENDING;
+      if (expired || (pending && stored.createdAt <= now - STALE_CLAIM_MS)) {
+        if (await this.store.takeOverIdempotency(stored, claim)) return { claimId: claim.claimId };
+        continue;
+      }
+      if (stored.fingerprint !== print) throw reused();
+      if (!pending) return { replay: stored };
+      await sleep(POLL_MS);
+    }
+  }
+
+  /**
+   * Turns the ticket's pending record into the answer; called inside the operation's transaction, so the answer
+   * commits with the change. A claim that was taken over meanwhile (this instance was too slow) fails the
+   * operation, which rolls back: the other request is the one that runs.
+   */
   async record(tx: StoreTx, ticket: IdempotencyTicket, status: number, headers: Record<string, string>, body: string): Promise<void> {
-    await tx.putIdempotency({
-      partnerId: ticket.partnerId, requestId: ticket.requestId, fingerprint: ticket.fingerprint,
-      status, headers, body, createdAt: this.now(),
+    const ok = await tx.completeIdempotency(ticket.claimId, {
+      partnerId: ticket.partnerId, requestId: ticket.requestId, status, headers, body, createdAt: this.now(),
     });
+    if (!ok) throw new PartnerKitError('unavailable', 'The request took too long and another attempt with its MS-RequestId took over. Try again.', { retryAfterSeconds: 1 });
+    this.recorded.add(ticket.claimId);
   }
 
   async purgeExpired(): Promise<void> {

@@ -54,6 +54,14 @@ export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): v
   app.decorateRequest('principal', undefined);
   app.decorateRequest('idempotency', undefined);
 
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400. Node's own check is off (app.ts), because its bare 400
+  // has neither the context headers nor a Partner Center body; this one has both, whatever the route.
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.raw.httpVersion !== '1.1' || req.headers.host !== undefined) return undefined;
+    const { status, body } = toErrorResponse(new PartnerKitError('invalidInput', 'Invalid request input: an HTTP/1.1 request needs a Host header.'));
+    return reply.code(status).header('connection', 'close').header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(body));
+  });
+
   app.addHook('onRequest', async (req) => {
     req.ctx = buildContext(req);
     req.log = req.log.child({ correlationId: req.ctx.correlationId, msRequestId: req.ctx.requestId });
@@ -73,7 +81,7 @@ export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): v
     }
     if (opts.throttle) {
       const params = req.params as Record<string, string | undefined>;
-      opts.throttle.take(principal.partnerId, params.customerId?.toLowerCase() ?? '*');
+      await opts.throttle.take(principal.partnerId, params.customerId?.toLowerCase() ?? '*');
     }
     if (req.ctx.headerError) throw req.ctx.headerError;
   });
@@ -92,7 +100,8 @@ export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): v
   });
 
   app.addHook('onResponse', (req, reply, done) => {
-    req.idempotency?.release();
+    // After the answer is sent; a refused request's pending replay record is removed meanwhile.
+    void req.idempotency?.release(reply.statusCode < 400);
     req.log.info({ statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 100) / 100 }, 'request completed');
     done();
   });
@@ -103,6 +112,14 @@ export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): v
   app.addHook('preClose', (done) => {
     closing = true;
     done();
+  });
+
+  // The operation is over once its answer is being sent: end the MS-RequestId claim before the answer goes out (a
+  // repeat sent on receiving it finds the id free, or the answer recorded), not only in onResponse, which never runs
+  // when the connection was destroyed first (a repeat of the id would then wait for ever).
+  app.addHook('onSend', async (req, reply, payload) => {
+    await req.idempotency?.release(reply.statusCode < 400);
+    return payload;
   });
 
   app.addHook('onSend', (req, reply, payload, done) => {

@@ -1,11 +1,12 @@
 /**
  * Throttling (contract section 1): off by default; `--throttle N/WINDOW` limits each (partner, customer) pair;
- * over the limit → 429 with Retry-After in seconds and the gateway body, not an ApiFault.
+ * over the limit → 429 with Retry-After in seconds and the gateway body, not an ApiFault. The counters live in
+ * the store, so instances on one database share them.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { DEMO, DEMO_IDS, startTestService, type CallResult, type TestService } from '../testing/harness.js';
+import { DEMO, DEMO_IDS, openTestStore, startTestService, type CallResult, type TestService } from '../testing/harness.js';
 import { Throttle } from './throttle.js';
 
 const F = DEMO_IDS.fabrikam;
@@ -140,18 +141,51 @@ test('throttling is off by default', async () => {
 });
 
 describe('Throttle', () => {
-  test('counts per (partner, customer) in fixed windows and rounds Retry-After up', () => {
-    let now = 1_000_000;
-    const t = new Throttle({ limit: 2, windowMs: 10_000 }, () => now);
-    t.take('p', 'c');
-    t.take('p', 'c');
-    t.take('p', 'd');
-    t.take('q', 'c');
-    now += 2_300;
-    assert.throws(() => t.take('p', 'c'), (err: unknown) => err instanceof Error && 'retryAfterSeconds' in err && err.retryAfterSeconds === 8);
-    now += 7_699;
-    assert.throws(() => t.take('p', 'c'), (err: unknown) => err instanceof Error && 'retryAfterSeconds' in err && err.retryAfterSeconds === 1);
-    now += 1;
-    t.take('p', 'c');
+  const throttled = (seconds: number) => (err: unknown): boolean => err instanceof Error && 'retryAfterSeconds' in err && err.retryAfterSeconds === seconds;
+
+  test('counts per (partner, customer) in fixed windows kept in the store, and rounds Retry-After up', async () => {
+    const store = await openTestStore();
+    try {
+      let now = 1_000_000;
+      const t = new Throttle({ limit: 2, windowMs: 10_000 }, store, () => now);
+      await t.take('p', 'c');
+      await t.take('p', 'c');
+      await t.take('p', 'd');
+      await t.take('q', 'c');
+      now += 2_300;
+      await assert.rejects(t.take('p', 'c'), throttled(8));
+      now += 7_699;
+      await assert.rejects(t.take('p', 'c'), throttled(1));
+      now += 1;
+      await t.take('p', 'c');
+
+      // a second instance on the same store shares the counters
+      const other = new Throttle({ limit: 2, windowMs: 10_000 }, store, () => now);
+      await other.take('p', 'c');
+      await assert.rejects(t.take('p', 'c'), throttled(10));
+      await assert.rejects(other.take('p', 'c'), throttled(10));
+
+      // ended windows are purged by the sweep; live ones are kept
+      now += 5_000;
+      await t.take('p', 'e');
+      await t.take('p', 'e');
+      now += 6_000;
+      await t.purgeExpired();
+      await assert.rejects(t.take('p', 'e'), throttled(4));
+      await t.take('q', 'c');
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('concurrent requests are each counted once: exactly the limit passes', async () => {
+    const store = await openTestStore();
+    try {
+      const t = new Throttle({ limit: 25, windowMs: 60_000 }, store);
+      const results = await Promise.allSettled(Array.from({ length: 60 }, () => t.take('p', 'c')));
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 25);
+    } finally {
+      await store.close();
+    }
   });
 });

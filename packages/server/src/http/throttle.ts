@@ -1,33 +1,33 @@
-/** Fixed-window request limits per (partner, customer), in process memory. */
+/**
+ * Fixed-window request limits per (partner, customer). The counters live in the store, so instances sharing a
+ * database share the limit; a window starts at its first request.
+ */
 import { PartnerKitError } from '../errors.js';
 import type { ThrottleConfig } from '../config.js';
+import type { StoreTx } from '../store/store.js';
+
+/** The store queries the throttle needs. */
+export type ThrottleStore = Pick<StoreTx, 'hitThrottle' | 'purgeThrottle'>;
 
 export class Throttle {
-  private readonly windows = new Map<string, { start: number; count: number }>();
-
   constructor(
     private readonly cfg: ThrottleConfig,
+    private readonly store: ThrottleStore,
     private readonly now: () => number = Date.now,
   ) {}
 
   /** Counts one request; throws 429 with the seconds until the window resets when over the limit. */
-  take(partnerId: string, customerId: string): void {
-    const key = `${partnerId}|${customerId}`;
+  async take(partnerId: string, customerId: string): Promise<void> {
     const now = this.now();
-    let w = this.windows.get(key);
-    if (!w || now - w.start >= this.cfg.windowMs) {
-      w = { start: now, count: 0 };
-      this.windows.set(key, w);
-      if (this.windows.size > 100_000) this.sweep(now);
-    }
-    w.count++;
+    const w = await this.store.hitThrottle(`${partnerId}|${customerId}`, now, this.cfg.windowMs);
     if (w.count > this.cfg.limit) {
-      const seconds = Math.max(1, Math.ceil((w.start + this.cfg.windowMs - now) / 1000));
+      const seconds = Math.max(1, Math.ceil((w.windowStart + this.cfg.windowMs - now) / 1000));
       throw new PartnerKitError('throttled', 'Rate limit is exceeded.', { retryAfterSeconds: seconds });
     }
   }
 
-  private sweep(now: number): void {
-    for (const [k, w] of this.windows) if (now - w.start >= this.cfg.windowMs) this.windows.delete(k);
+  /** Forgets the windows that have ended (the housekeeping sweep). */
+  async purgeExpired(): Promise<void> {
+    await this.store.purgeThrottle(this.now() - this.cfg.windowMs);
   }
 }

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { DEMO, DEMO_IDS, startTestService, type CallResult, type TestService } from '../testing/harness.js';
 import { fingerprint } from './idempotency.js';
 
@@ -355,12 +356,22 @@ describe('unexpected errors', () => {
     const requestId = randomUUID();
     const path = userPath(F.users.aiko);
     const body = { displayName: 'Aiko Corrupt' };
-    const db = new BetterSqlite3(`${s.dataDir}/partnerkit.sqlite`);
-    try {
-      db.prepare('insert into idempotency (partner_id, request_id, fingerprint, status, headers, body, created_at) values (?, ?, ?, ?, ?, ?, ?)')
-        .run(DEMO.tenantId, requestId, fingerprint('PATCH', path, body), 200, '{not json', '{}', Date.now());
-    } finally {
-      db.close();
+    const row = [DEMO.tenantId, requestId, fingerprint('PATCH', path, body), 200, '{not json', '{}', Date.now()] as const;
+    if (s.databaseUrl === undefined) {
+      const db = new BetterSqlite3(`${s.dataDir}/partnerkit.sqlite`);
+      try {
+        db.prepare('insert into idempotency (partner_id, request_id, fingerprint, status, headers, body, created_at) values (?, ?, ?, ?, ?, ?, ?)').run(...row);
+      } finally {
+        db.close();
+      }
+    } else {
+      const db = new pg.Client({ connectionString: s.databaseUrl });
+      await db.connect();
+      try {
+        await db.query('insert into idempotency (partner_id, request_id, fingerprint, status, headers, body, created_at) values ($1, $2, $3, $4, $5, $6, $7)', [...row]);
+      } finally {
+        await db.end();
+      }
     }
     const r = await s.call('PATCH', path, { token, body, headers: { 'MS-RequestId': requestId } });
     const fault = assertFault(r, 500, 800003);

@@ -2,10 +2,10 @@
 import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openTestStore } from '../testing/harness.js';
 import type { Store } from '../store/store.js';
 import { hashSecret } from './passwords.js';
-import { loadOrCreateSigningKey, type SigningKey } from './keys.js';
+import { generateSigningKey, type SigningKey } from './keys.js';
 import { TokenIssuer } from './issuer.js';
 import { identityRoutes } from './routes.js';
 import { createTokenVerifier } from './verify.js';
@@ -50,7 +50,7 @@ export class Clock {
 }
 
 export async function seededStore(): Promise<Store> {
-  const store = await openSqliteStore({ dataDir: ':memory:', synchronous: 'normal' });
+  const store = await openTestStore();
   await store.insertPartner(PARTNER);
   await store.insertPartner(OTHER_PARTNER);
   await store.insertApplication({ clientId: CONFIDENTIAL_APP.clientId, partnerId: PARTNER.tenantId, displayName: 'Automation', secretHash: await hashSecret(CONFIDENTIAL_APP.secret) });
@@ -76,13 +76,13 @@ export interface Running {
 /** A bare Fastify app with the identity routes, listening on a free port, plus a sibling JSON route `/echo`. */
 export async function startServer(): Promise<Running> {
   const store = await seededStore();
-  const key = await loadOrCreateSigningKey(':memory:');
+  const key = await generateSigningKey();
   const clock = new Clock();
   let base = '';
   const issuerBase = (): string => base;
   const issuer = new TokenIssuer({ store, key, issuerBase, now: clock.now });
   const app = Fastify({ logger: false });
-  await app.register(identityRoutes, { issuer, key, issuerBase, store });
+  await app.register(identityRoutes, { issuer, publicKeys: () => [key.publicJwk], issuerBase, store });
   app.post('/echo', (req) => Promise.resolve({ body: req.body ?? null }));
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address() as AddressInfo;

@@ -28,7 +28,8 @@ export const issuerFor = (base: IssuerBase, tenantId: string): string => `${reso
 
 export interface TokenIssuerOptions {
   store: IssuerStore;
-  key: SigningKey;
+  /** The signing key, or a function giving the current one (a key ring that may rotate). */
+  key: SigningKey | (() => SigningKey);
   issuerBase: IssuerBase;
   /** Default 3600. */
   accessTokenLifetimeSeconds?: number;
@@ -102,7 +103,7 @@ interface Granted {
 
 export class TokenIssuer {
   private readonly store: IssuerStore;
-  private readonly key: SigningKey;
+  private readonly key: SigningKey | (() => SigningKey);
   private readonly issuerBase: IssuerBase;
   private readonly accessLifetime: number;
   private readonly refreshLifetimeDays: number;
@@ -299,8 +300,9 @@ export class TokenIssuer {
   }
 
   private async sign(base: JWTPayload, extra: JWTPayload): Promise<string> {
+    const key = typeof this.key === 'function' ? this.key() : this.key;
     return new SignJWT({ ...base, ...extra })
-      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: this.key.kid })
-      .sign(this.key.privateKey);
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.kid })
+      .sign(key.privateKey);
   }
 }

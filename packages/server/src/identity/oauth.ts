@@ -124,4 +124,7 @@ export const OAuthErrors = {
     ),
   serverError: (ctx: OAuthContext): OAuthError =>
     oauthError(500, 'server_error', 50000, 'There was an error issuing a token or an issue with our sign-in service.', ctx),
+  /** The store is unreachable for now (a database outage); the client should try again shortly. */
+  temporarilyUnavailable: (ctx: OAuthContext): OAuthError =>
+    oauthError(503, 'temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.', ctx),
 } as const;

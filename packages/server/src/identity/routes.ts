@@ -2,19 +2,21 @@
  * The identity endpoint's routes (Entra ID v2 compatible): OIDC discovery, JWKS and the token endpoint,
  * for a partner `{tenant}` given as its tenant id or one of its domains.
  *
- * Register it as an encapsulated plugin: `app.register(identityRoutes, { issuer, key, issuerBase, store })`.
+ * Register it as an encapsulated plugin: `app.register(identityRoutes, { issuer, publicKeys, issuerBase, store })`.
  * Its form parser and error handler stay inside its own context and change nothing for other routes.
  * It answers OAuth/OIDC bodies only, never Partner Center ones.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { JWK } from 'jose';
+import { isStoreUnavailable } from '../store/errors.js';
 import type { StoreTx } from '../store/store.js';
 import { resolveIssuerBase, type IssuerBase, type TokenIssuer } from './issuer.js';
-import type { SigningKey } from './keys.js';
 import { OAuthErrors, type OAuthContext, type OAuthError } from './oauth.js';
 
 export interface IdentityRoutesOptions {
   issuer: TokenIssuer;
-  key: SigningKey;
+  /** The public keys tokens are verified with (the JWKS): the signing key and any still-valid retired ones. */
+  publicKeys: () => readonly JWK[];
   issuerBase: IssuerBase;
   store: Pick<StoreTx, 'findPartner'>;
 }
@@ -82,7 +84,7 @@ function sendOAuth(reply: FastifyReply, ctx: OAuthContext, status: number, body:
 const sendError = (reply: FastifyReply, ctx: OAuthContext, e: OAuthError): FastifyReply => sendOAuth(reply, ctx, e.status, e.body);
 
 export function identityRoutes(app: FastifyInstance, opts: IdentityRoutesOptions): Promise<void> {
-  const { issuer, key, store } = opts;
+  const { issuer, publicKeys, store } = opts;
 
   // Only this context parses bodies, and only as forms; any other body is read (within the limit) and refused.
   app.removeAllContentTypeParsers();
@@ -99,6 +101,10 @@ export function identityRoutes(app: FastifyInstance, opts: IdentityRoutesOptions
     if (status >= 400 && status < 500) {
       req.log.info({ code: err.code, correlationId: ctx.correlationId }, 'identity request refused');
       return sendError(reply, ctx, OAuthErrors.malformed(ctx));
+    }
+    if (isStoreUnavailable(err)) {
+      req.log.error({ err, correlationId: ctx.correlationId }, 'identity request failed: the store is unreachable');
+      return sendError(reply.header('retry-after', '1'), ctx, OAuthErrors.temporarilyUnavailable(ctx));
     }
     req.log.error({ err, correlationId: ctx.correlationId }, 'identity request failed');
     return sendError(reply, ctx, OAuthErrors.serverError(ctx));
@@ -135,7 +141,7 @@ export function identityRoutes(app: FastifyInstance, opts: IdentityRoutesOptions
     const ctx = issuer.context(clientRequestId(req));
     const partner = await store.findPartner(req.params.tenant);
     if (!partner) return sendError(reply, ctx, OAuthErrors.tenantNotFound(ctx, req.params.tenant, 'invalid_tenant'));
-    return reply.header('cache-control', 'max-age=3600, private').send({ keys: [key.publicJwk] });
+    return reply.header('cache-control', 'max-age=3600, private').send({ keys: publicKeys() });
   });
 
   app.post<{ Params: { tenant: string } }>('/:tenant/oauth2/v2.0/token', async (req, reply) => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { base64url, SignJWT, type JWK, type JWTPayload } from 'jose';
 import { PartnerKitError } from '../errors.js';
 import type { Store } from '../store/store.js';
-import { loadOrCreateSigningKey, type SigningKey } from './keys.js';
+import { generateSigningKey, type SigningKey } from './keys.js';
 import { TokenIssuer } from './issuer.js';
 import { createTokenVerifier, type TokenVerifierOptions } from './verify.js';
 import type { TokenVerifier } from './principal.js';
@@ -29,8 +29,8 @@ function makeVerifier(extra: Partial<TokenVerifierOptions> = {}): TokenVerifier 
 
 before(async () => {
   store = await seededStore();
-  key = await loadOrCreateSigningKey(':memory:');
-  otherKey = await loadOrCreateSigningKey(':memory:');
+  key = await generateSigningKey();
+  otherKey = await generateSigningKey();
   clock = new Clock();
   issuer = new TokenIssuer({ store, key, issuerBase: ISSUER_BASE, now: clock.now });
   verifier = makeVerifier();
@@ -274,6 +274,28 @@ void test('when the key set changes, tokens of a removed key are refused, even o
   keys = [otherKey.publicJwk];
   assert.equal((await v.verify(await sign(userClaims(), otherKey))).kind, 'user');
   await assertRefused(oldToken, /no matching signing key/, v);
+});
+
+void test('a token of a key the set does not hold makes the verifier reload the keys once and verify again', async () => {
+  let keys: JWK[] = [key.publicJwk];
+  let reloads = 0;
+  const v = createTokenVerifier({
+    issuerBase: ISSUER_BASE, now: clock.now, store, keys: () => keys,
+    onUnknownKey: () => {
+      reloads++;
+      // another instance rotated: the store now holds the new key as well
+      const changed = keys.length === 1;
+      keys = [key.publicJwk, otherKey.publicJwk];
+      return Promise.resolve(changed);
+    },
+  });
+  assert.equal((await v.verify(await sign(userClaims(), otherKey))).kind, 'user');
+  assert.equal(reloads, 1);
+  // the old key still verifies; a key that is nowhere is refused after one more (unchanged) reload
+  assert.equal((await v.verify(await sign(userClaims()))).kind, 'user');
+  const stranger = await generateSigningKey();
+  await assertRefused(await sign(userClaims(), stranger), /no matching signing key/, v);
+  assert.equal(reloads, 2);
 });
 
 void test('a clock tolerance outside 0–60 s is a configuration error', () => {

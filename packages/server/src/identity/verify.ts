@@ -18,7 +18,17 @@ export interface TokenVerifierOptions {
    * miss or their expiry.)
    */
   keys: JSONWebKeySet | (() => readonly JWK[]);
-  store: Pick<StoreTx, 'findPartner'>;
+  /**
+   * Called when a token names a key the set does not hold (another instance may have rotated): reloads the keys
+   * and says whether they changed; when they did, the token is verified once more. Rate-limit it (a stream of
+   * tokens with made-up key ids must not become a stream of store reads).
+   */
+  onUnknownKey?: () => Promise<boolean>;
+  /**
+   * `findApplication` and `findPartnerUser`, when given, also check that the token's application (and user) belong
+   * to its tenant: the issuer mints no other, so a correctly signed token saying otherwise is refused.
+   */
+  store: Pick<StoreTx, 'findPartner'> & Partial<Pick<StoreTx, 'findApplication' | 'findPartnerUser'>>;
   /** Clock, epoch milliseconds. Default `Date.now`. */
   now?: () => number;
   /** Verified tokens kept, oldest evicted first. Default 10,000; 0 turns the cache off. */
@@ -142,6 +152,14 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
     return resolver;
   };
 
+  /** The token's application, and its user, are the tenant's own (checked once per token: the answer is cached with it). */
+  async function ofTenant(p: Principal): Promise<boolean> {
+    const { store } = opts;
+    if (store.findApplication && (await store.findApplication(p.applicationId))?.partnerId.toLowerCase() !== p.partnerId) return false;
+    if (p.kind === 'user' && store.findPartnerUser && (await store.findPartnerUser(p.userId))?.partnerId.toLowerCase() !== p.partnerId) return false;
+    return true;
+  }
+
   async function partnerExists(tid: string, at: number): Promise<boolean> {
     const until = partners.get(tid);
     if (until !== undefined && until > at) return true;
@@ -164,18 +182,24 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
     }
     if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid('malformed token');
 
-    const keyResolver = currentResolver();
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, keyResolver, {
+    const verifyWith = (keyResolver: KeyResolver): ReturnType<typeof jwtVerify> =>
+      jwtVerify(token, keyResolver, {
         algorithms: ['RS256'],
         audience,
         clockTolerance: tolerance,
         currentDate: new Date(at),
         requiredClaims: ['exp', 'iat', 'iss', 'tid'],
-      }));
+      });
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await verifyWith(currentResolver()));
     } catch (err) {
-      throw invalid(reasonOf(err));
+      if (!(err instanceof errors.JWKSNoMatchingKey) || !opts.onUnknownKey || !(await opts.onUnknownKey())) throw invalid(reasonOf(err));
+      try {
+        ({ payload } = await verifyWith(currentResolver()));
+      } catch (again) {
+        throw invalid(reasonOf(again));
+      }
     }
     const nowSeconds = at / 1000;
     if (typeof payload.iat !== 'number' || payload.iat > nowSeconds + tolerance) throw invalid('invalid iat claim');
@@ -187,6 +211,7 @@ export function createTokenVerifier(opts: TokenVerifierOptions): TokenVerifier {
     }
     const principal = Object.freeze(toPrincipal(payload, tid));
     if (!(await partnerExists(tid, at))) throw invalid('unknown tenant');
+    if (!(await ofTenant(principal))) throw invalid('application or user of another tenant');
     if (principal.expiresAt * 1000 > at) cache.set(token, principal);
     return principal;
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { RoleIds } from '@partnerkit/contract';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openTestStore } from '../testing/harness.js';
 import { verifySecret } from '../identity/passwords.js';
 import { checkPassword } from '../users/validation.js';
 import { parseSeed } from './format.js';
@@ -14,7 +14,7 @@ const run = promisify(execFile);
 
 test('the demo data set passes parseSeed unchanged and loads', async () => {
   assert.deepEqual(parseSeed(JSON.stringify(DEMO_SEED), 'demo.json'), DEMO_SEED);
-  const store = await openSqliteStore({ dataDir: ':memory:', synchronous: 'normal' });
+  const store = await openTestStore();
   try {
     assert.equal(await store.isEmpty(), true);
     const summary = await loadSeed(store, DEMO_SEED);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { RoleIds } from '@partnerkit/contract';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openTestStore } from '../testing/harness.js';
 import type { Store } from '../store/store.js';
 import { verifySecret } from '../identity/passwords.js';
 import { parseSeed, SeedError, type SeedFile } from './format.js';
@@ -93,7 +93,7 @@ function fixture(): Record<string, unknown> {
 const fixtureJson = (): string => JSON.stringify(fixture(), null, 2);
 
 async function memoryStore(): Promise<Store> {
-  return openSqliteStore({ dataDir: ':memory:', synchronous: 'normal' });
+  return openTestStore();
 }
 
 async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {

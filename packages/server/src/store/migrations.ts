@@ -2,7 +2,7 @@
  * The one migration set, for SQLite and PostgreSQL alike. Migrations are append-only: never edit one that has
  * shipped; add the next.
  */
-import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -166,9 +166,52 @@ function migration001(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Several instances on one database: signing keys and throttling windows move into the store, replay records
+ * gain the claim of the request that runs them. On PostgreSQL, the columns that lists sort and seek on, and the
+ * timestamps compared as text, compare byte-wise (COLLATE "C") as they do in SQLite, whatever the database's
+ * default collation.
+ */
+function migration002(dialect: Dialect): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('signing_keys')
+        .addColumn('kid', 'text', (c) => c.primaryKey())
+        .addColumn('private_jwk', 'text', (c) => c.notNull())
+        .addColumn('public_jwk', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('retired_at', 'bigint')
+        .execute();
+      await db.schema
+        .createTable('throttle_windows')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('window_start', 'bigint', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('throttle_windows_start').on('throttle_windows').column('window_start').execute();
+      await db.schema.alterTable('idempotency').addColumn('claim_id', 'text').execute();
+      if (dialect === 'postgres') {
+        const bytewise: [string, string[]][] = [
+          ['users', ['upn_lower', 'display_name_lower', 'soft_deletion_time']],
+          ['audit_records', ['operation_date']],
+        ];
+        for (const [table, columns] of bytewise) {
+          for (const column of columns) {
+            await sql`alter table ${sql.table(table)} alter column ${sql.ref(column)} type text collate "C"`.execute(db);
+          }
+        }
+      }
+    },
+  };
+}
+
 export class StaticMigrations implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
   getMigrations(): Promise<Record<string, Migration>> {
-    return Promise.resolve({ '001_initial': migration001(this.dialect) });
+    return Promise.resolve({
+      '001_initial': migration001(this.dialect),
+      '002_shared_state': migration002(this.dialect),
+    });
   }
 }

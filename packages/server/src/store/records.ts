@@ -89,6 +89,20 @@ export interface IdempotencyRecord {
   headers: Record<string, string>;
   body: string;
   createdAt: number;
+  /** Who holds the id while its request runs (a random id per claim); null on records from before claims. */
+  claimId: string | null;
+}
+export interface SigningKeyRecord {
+  /** RFC 7638 thumbprint of the public key. */
+  kid: string;
+  /** The private key, a JSON RSA JWK. */
+  privateJwk: string;
+  /** The public key as published in the JWKS, JSON. */
+  publicJwk: string;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  /** When it stopped signing (epoch milliseconds); null while it is the active key. */
+  retiredAt: number | null;
 }
 export interface RefreshTokenRecord {
   tokenHash: string;

@@ -114,6 +114,20 @@ export interface IdempotencyTable {
   headers: string;
   body: string;
   created_at: number;
+  /** Added by migration 002. */
+  claim_id: string | null;
+}
+export interface SigningKeysTable {
+  kid: string;
+  private_jwk: string;
+  public_jwk: string;
+  created_at: number;
+  retired_at: number | null;
+}
+export interface ThrottleWindowsTable {
+  key: string;
+  window_start: number;
+  count: number;
 }
 export interface RefreshTokensTable {
   token_hash: string;
@@ -140,4 +154,6 @@ export interface Database {
   audit_records: AuditRecordsTable;
   idempotency: IdempotencyTable;
   refresh_tokens: RefreshTokensTable;
+  signing_keys: SigningKeysTable;
+  throttle_windows: ThrottleWindowsTable;
 }

@@ -3,7 +3,9 @@
  * `StoreTx` holds the queries; `Store` adds transactions and lifecycle.
  */
 import { Kysely, Migrator, sql, type Selectable, type Transaction } from 'kysely';
+import { PartnerKitError } from '../errors.js';
 import type { Database, UsersTable } from './schema.js';
+import { isUniqueViolation } from './errors.js';
 import { StaticMigrations, type Dialect } from './migrations.js';
 import type {
   ApplicationRecord,
@@ -18,12 +20,26 @@ import type {
   PartnerRecord,
   PartnerUserRecord,
   RefreshTokenRecord,
+  SigningKeyRecord,
   UserPageItem,
   UserPageQuery,
   UserRecord,
 } from './records.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
+
+export type { Dialect } from './migrations.js';
+
+const upnInUse = (): PartnerKitError =>
+  new PartnerKitError('userPrincipalNameInUse', 'The userPrincipalName is already in use by another user of this customer.', {
+    data: [{ property: 'userPrincipalName' }],
+  });
+
+/**
+ * No stored text holds U+0000 (PostgreSQL cannot store or even compare it: the query fails), so a lookup by a
+ * request's text that holds one finds nothing, on every engine, without a query.
+ */
+const holdsNul = (text: string): boolean => text.includes('\u0000');
 
 /** Escapes LIKE's wildcards (with `\` as the escape character). */
 const likeEscape = (v: string): string => v.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -76,10 +92,14 @@ const parseRoles = (json: string): string[] => {
 };
 
 export class StoreTx {
-  constructor(protected readonly db: Executor) {}
+  constructor(
+    protected readonly db: Executor,
+    readonly dialect: Dialect,
+  ) {}
 
   // ---- partners, applications, partner users -------------------------------------------------------------
   async findPartner(tenantOrDomain: string): Promise<PartnerRecord | undefined> {
+    if (holdsNul(tenantOrDomain)) return undefined;
     const key = tenantOrDomain.toLowerCase();
     const r = await this.db
       .selectFrom('partners')
@@ -97,6 +117,7 @@ export class StoreTx {
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
   async findApplication(clientId: string): Promise<ApplicationRecord | undefined> {
+    if (holdsNul(clientId)) return undefined;
     const r = await this.db.selectFrom('applications').selectAll().where('client_id', '=', clientId.toLowerCase()).executeTakeFirst();
     return r && { clientId: r.client_id, partnerId: r.partner_id, displayName: r.display_name, secretHash: r.secret_hash };
   }
@@ -116,6 +137,7 @@ export class StoreTx {
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
   async findPartnerUserByUpn(upn: string): Promise<PartnerUserRecord | undefined> {
+    if (holdsNul(upn)) return undefined;
     const r = await this.db.selectFrom('partner_users').selectAll().where('upn_lower', '=', upn.toLowerCase()).executeTakeFirst();
     return r && { id: r.id, partnerId: r.partner_id, upn: r.upn, displayName: r.display_name, passwordHash: r.password_hash, mfa: r.mfa === 1 };
   }
@@ -268,6 +290,21 @@ export class StoreTx {
       .executeTakeFirst();
     return r && toUser(r);
   }
+  /**
+   * The user, locked until the transaction ends (`SELECT … FOR UPDATE` on PostgreSQL), for a read-modify-write:
+   * a concurrent change of the same user waits, then reads this one's result. SQLite needs no lock: its
+   * transactions run one at a time on its single connection.
+   */
+  async getUserForUpdate(customerId: string, userId: string): Promise<UserRecord | undefined> {
+    let q = this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', userId.toLowerCase())
+      .where('customer_id', '=', customerId);
+    if (this.dialect === 'postgres') q = q.forUpdate();
+    const r = await q.executeTakeFirst();
+    return r && toUser(r);
+  }
   async findUserByUpn(customerId: string, upn: string): Promise<UserRecord | undefined> {
     const r = await this.db
       .selectFrom('users')
@@ -281,9 +318,18 @@ export class StoreTx {
     const r = await this.db.insertInto('users').values(userColumns(u)).onConflict((oc) => oc.doNothing()).executeTakeFirst();
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
+  /**
+   * Writes the user's columns. A UPN that another transaction took meanwhile (checked before, committed since)
+   * violates the unique index: that is 409 60009, as if the check had seen it.
+   */
   async updateUser(u: UserRecord): Promise<void> {
     const { id, ...cols } = userColumns(u);
-    await this.db.updateTable('users').set(cols).where('id', '=', id).execute();
+    try {
+      await this.db.updateTable('users').set(cols).where('id', '=', id).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw upnInUse();
+      throw err;
+    }
   }
   async purgeUser(userId: string): Promise<void> {
     await this.db.deleteFrom('user_roles').where('user_id', '=', userId).execute();
@@ -413,41 +459,168 @@ export class StoreTx {
       .executeTakeFirst();
     return r && {
       partnerId: r.partner_id, requestId: r.request_id, fingerprint: r.fingerprint, status: r.status,
-      headers: JSON.parse(r.headers) as Record<string, string>, body: r.body, createdAt: r.created_at,
+      headers: JSON.parse(r.headers) as Record<string, string>, body: r.body, createdAt: r.created_at, claimId: r.claim_id ?? null,
     };
   }
-  async putIdempotency(i: IdempotencyRecord): Promise<void> {
-    await this.db
+  /**
+   * Claims a request id: inserts a pending record (status 0) unless the id has a record already. True when this
+   * claim inserted it: the caller owns the id until it completes or releases it.
+   */
+  async claimIdempotency(c: IdempotencyClaim): Promise<boolean> {
+    const r = await this.db
       .insertInto('idempotency')
       .values({
-        partner_id: i.partnerId, request_id: i.requestId, fingerprint: i.fingerprint, status: i.status,
-        headers: JSON.stringify(i.headers), body: i.body, created_at: i.createdAt,
+        partner_id: c.partnerId, request_id: c.requestId, fingerprint: c.fingerprint, status: IDEMPOTENCY_PENDING,
+        headers: '{}', body: '', created_at: c.createdAt, claim_id: c.claimId,
       })
-      .onConflict((oc) => oc.columns(['partner_id', 'request_id']).doUpdateSet({
-        fingerprint: i.fingerprint, status: i.status, headers: JSON.stringify(i.headers), body: i.body, created_at: i.createdAt,
-      }))
+      .onConflict((oc) => oc.columns(['partner_id', 'request_id']).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+  /**
+   * Takes over a record (an expired answer, or a pending claim whose owner died) as a new pending claim, only
+   * if it is still exactly the record `seen`: of two instances taking over at once, one wins.
+   */
+  async takeOverIdempotency(seen: IdempotencyRecord, c: IdempotencyClaim): Promise<boolean> {
+    const r = await this.db
+      .updateTable('idempotency')
+      .set({ fingerprint: c.fingerprint, status: IDEMPOTENCY_PENDING, headers: '{}', body: '', created_at: c.createdAt, claim_id: c.claimId })
+      .where('partner_id', '=', seen.partnerId)
+      .where('request_id', '=', seen.requestId)
+      .where('created_at', '=', seen.createdAt)
+      .where('status', '=', seen.status)
+      .where('claim_id', seen.claimId === null ? 'is' : '=', seen.claimId)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+  /** Turns this claim's pending record into the final answer; false when the claim is no longer held. */
+  async completeIdempotency(claimId: string, i: Pick<IdempotencyRecord, 'partnerId' | 'requestId' | 'status' | 'headers' | 'body' | 'createdAt'>): Promise<boolean> {
+    const r = await this.db
+      .updateTable('idempotency')
+      .set({ status: i.status, headers: JSON.stringify(i.headers), body: i.body, created_at: i.createdAt })
+      .where('partner_id', '=', i.partnerId)
+      .where('request_id', '=', i.requestId)
+      .where('claim_id', '=', claimId)
+      .where('status', '=', IDEMPOTENCY_PENDING)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+  /** Removes this claim's record if it is still pending (the operation failed or recorded nothing). */
+  async releaseIdempotency(partnerId: string, requestId: string, claimId: string): Promise<void> {
+    await this.db
+      .deleteFrom('idempotency')
+      .where('partner_id', '=', partnerId)
+      .where('request_id', '=', requestId)
+      .where('claim_id', '=', claimId)
+      .where('status', '=', IDEMPOTENCY_PENDING)
       .execute();
   }
   async purgeIdempotency(before: number): Promise<void> {
     await this.db.deleteFrom('idempotency').where('created_at', '<', before).execute();
   }
+
+  // ---- signing keys --------------------------------------------------------------------------------------
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    const rows = await this.db.selectFrom('signing_keys').selectAll().orderBy('created_at').orderBy('kid').execute();
+    return rows.map((r) => ({ kid: r.kid, privateJwk: r.private_jwk, publicJwk: r.public_jwk, createdAt: r.created_at, retiredAt: r.retired_at }));
+  }
+  /** Inserts a key unless one with its kid exists; true when inserted. */
+  async insertSigningKey(k: SigningKeyRecord): Promise<boolean> {
+    const r = await this.db
+      .insertInto('signing_keys')
+      .values({ kid: k.kid, private_jwk: k.privateJwk, public_jwk: k.publicJwk, created_at: k.createdAt, retired_at: k.retiredAt })
+      .onConflict((oc) => oc.column('kid').doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+  /** Retires every active key but `keepKid`, at `at`. */
+  async retireSigningKeys(keepKid: string, at: number): Promise<void> {
+    await this.db.updateTable('signing_keys').set({ retired_at: at }).where('retired_at', 'is', null).where('kid', '<>', keepKid).execute();
+  }
+
+  // ---- throttling ----------------------------------------------------------------------------------------
+  /**
+   * Counts one request of `key` in its fixed window, in one statement (atomic on both engines): the window
+   * starts at the first request and a new one starts at the first request after it ends. Returns the
+   * window's start and the count including this request.
+   */
+  async hitThrottle(key: string, now: number, windowMs: number): Promise<{ windowStart: number; count: number }> {
+    const ended = now - windowMs;
+    const r = await this.db
+      .insertInto('throttle_windows')
+      .values({ key, window_start: now, count: 1 })
+      .onConflict((oc) => oc.column('key').doUpdateSet({
+        window_start: sql<number>`case when throttle_windows.window_start <= ${ended} then excluded.window_start else throttle_windows.window_start end`,
+        count: sql<number>`case when throttle_windows.window_start <= ${ended} then 1 else throttle_windows.count + 1 end`,
+      }))
+      .returning(['window_start', 'count'])
+      .executeTakeFirstOrThrow();
+    return { windowStart: r.window_start, count: r.count };
+  }
+  /** Removes the windows that started before `before` (ended ones). */
+  async purgeThrottle(before: number): Promise<void> {
+    await this.db.deleteFrom('throttle_windows').where('window_start', '<', before).execute();
+  }
+}
+
+/** Status of an idempotency record whose request is still running. */
+export const IDEMPOTENCY_PENDING = 0;
+
+export interface IdempotencyClaim {
+  partnerId: string;
+  requestId: string;
+  fingerprint: string;
+  claimId: string;
+  createdAt: number;
+}
+
+export interface StoreEngine {
+  /**
+   * Runs `fn` while holding the store-wide startup lock (PostgreSQL: a session advisory lock), so instances
+   * starting at once migrate, create the signing key and load seed data one after the other.
+   */
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Sets where errors of idle connections are reported. */
+  onConnectionError?: (listener: (err: Error) => void) => void;
 }
 
 export class Store extends StoreTx {
   constructor(
     private readonly kysely: Kysely<Database>,
-    readonly dialect: Dialect,
+    dialect: Dialect,
+    private readonly engine: StoreEngine = {},
   ) {
-    super(kysely);
+    super(kysely, dialect);
   }
 
   /** Runs `fn` in one transaction: everything it writes commits together or not at all. */
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.kysely.transaction().execute((trx) => fn(new StoreTx(trx)));
+    return this.kysely.transaction().execute((trx) => fn(new StoreTx(trx, this.dialect)));
+  }
+
+  /** Runs `fn` holding the startup lock (see `StoreEngine.exclusive`); SQLite has one process and needs none. */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.engine.exclusive ? this.engine.exclusive(fn) : fn();
+  }
+
+  /** Reports errors of idle database connections to `listener` (a logger); they never crash the process. */
+  onConnectionError(listener: (err: Error) => void): void {
+    this.engine.onConnectionError?.(listener);
   }
 
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.kysely, provider: new StaticMigrations(this.dialect) });
+    // PostgreSQL: Kysely looks for its bookkeeping tables in every schema unless told which; name the one the
+    // store's tables go to (the first of the connection's search_path), so another schema's do not count.
+    let migrationTableSchema: string | undefined;
+    if (this.dialect === 'postgres') {
+      const r = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(this.kysely);
+      migrationTableSchema = r.rows[0]?.schema ?? undefined;
+    }
+    const migrator = new Migrator({
+      db: this.kysely,
+      provider: new StaticMigrations(this.dialect),
+      ...(migrationTableSchema !== undefined ? { migrationTableSchema } : {}),
+    });
     const { error, results } = await migrator.migrateToLatest();
     if (error) {
       const failed = results?.find((r) => r.status === 'Error');

@@ -2,23 +2,168 @@
  * Test harness: the real service on an ephemeral port over real HTTP, on a temporary data directory, with the
  * demo data set and/or a seed, plus helpers to get tokens and to call the API. Also starts the built
  * `partnerkit-server` executable as a child process for crash and signal tests.
+ *
+ * Engines: the service tests run on SQLite, and again on PostgreSQL when `PARTNERKIT_TEST_ENGINE=postgres`
+ * (`scripts/run-tests.mjs` does both). On PostgreSQL each test process (one test file) creates a fresh database
+ * `pk_test_<run>_<random>` on `PARTNERKIT_TEST_POSTGRES_URL` (default postgres://postgres@127.0.0.1:5432/postgres) and
+ * drops it when it is done; each service or store in it gets a fresh schema of its own, dropped when it closes,
+ * except that a service started on a given `dataDir` gets the schema of that directory, so a restart on the same
+ * directory finds its data.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { SignJWT, type JWTPayload } from 'jose';
 import { PartnerCenterAudience } from '@partnerkit/contract';
 import { defaultConfig, type Config } from '../config.js';
-import { loadOrCreateSigningKey } from '../identity/keys.js';
 import { DEMO } from '../seed/demo.js';
 import type { SeedFile } from '../seed/format.js';
 import { startService, type RunningService, type StartOptions } from '../service.js';
+import { openPostgresStore } from '../store/postgres.js';
+import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 
 export { DEMO, DEMO_IDS } from '../seed/demo.js';
+
+// ---- engines and test databases ------------------------------------------------------------------------------
+
+export type TestEngine = 'sqlite' | 'postgres';
+/** The engine of this test run: `PARTNERKIT_TEST_ENGINE=postgres` selects PostgreSQL; SQLite otherwise. */
+export const TEST_ENGINE: TestEngine = process.env.PARTNERKIT_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite';
+/** A database of the PostgreSQL server the tests use, to connect to for creating and dropping test databases. */
+export const TEST_POSTGRES_URL = process.env.PARTNERKIT_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface TestDatabase {
+  name: string;
+  /** The URL of the test database (for `--database-url`). */
+  url: string;
+  /** Drops it, closing whatever connections are still open on it. */
+  drop(): Promise<void>;
+}
+
+async function admin<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    const where = new URL(url);
+    throw new Error(
+      `PostgreSQL is not reachable at ${where.host} (${err instanceof Error ? err.message : String(err)}). ` +
+        'The PostgreSQL test run needs it: start it (e.g. pg_ctlcluster --skip-systemctl-redirect <version> main start) ' +
+        'or point PARTNERKIT_TEST_POSTGRES_URL at one.',
+      { cause: err },
+    );
+  }
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+function withPath(url: string, database: string, schema?: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  if (schema !== undefined) u.searchParams.set('options', `-c search_path=${schema}`);
+  return u.toString();
+}
+
+/**
+ * Test databases are named `pk_test_<run>_<random>`: `scripts/run-tests.mjs` sets the run (`PARTNERKIT_TEST_RUN_ID`)
+ * and drops whatever a crashed test process of its run left behind, never another run's.
+ */
+const TEST_RUN_ID = /^[a-z0-9]{1,16}$/.test(process.env.PARTNERKIT_TEST_RUN_ID ?? '') ? (process.env.PARTNERKIT_TEST_RUN_ID ?? '') : 'local';
+
+/** Creates a fresh database on the test server (`CREATE DATABASE`), for a test that needs one of its own. */
+export async function createTestDatabase(name = `pk_test_${TEST_RUN_ID}_${randomBytes(8).toString('hex')}`): Promise<TestDatabase> {
+  await admin(TEST_POSTGRES_URL, async (client) => {
+    await client.query(`create database ${quoteIdent(name)}`);
+  });
+  return {
+    name,
+    url: withPath(TEST_POSTGRES_URL, name),
+    drop: () => admin(TEST_POSTGRES_URL, async (client) => {
+      await client.query(`drop database if exists ${quoteIdent(name)} with (force)`);
+    }),
+  };
+}
+
+/**
+ * The database of this test process: created on first use, dropped when the process is done. Creating a
+ * database costs a few hundred milliseconds, so the stores and services of one test file each get a fresh
+ * schema in it instead (their URL sets `search_path`), which is as empty as a new database.
+ */
+let processDatabase: Promise<TestDatabase> | undefined;
+function testProcessDatabase(): Promise<TestDatabase> {
+  processDatabase ??= createTestDatabase().then((db) => {
+    process.once('beforeExit', () => {
+      void db.drop().catch(() => undefined);
+    });
+    return db;
+  });
+  return processDatabase;
+}
+
+/** A fresh, empty store location on the test server: a new schema in this process's test database. */
+export async function createTestSchema(name = `pk_s_${randomBytes(8).toString('hex')}`): Promise<TestDatabase> {
+  const db = await testProcessDatabase();
+  await admin(db.url, async (client) => {
+    await client.query(`create schema if not exists ${quoteIdent(name)}`);
+  });
+  return {
+    name,
+    url: withPath(TEST_POSTGRES_URL, db.name, name),
+    drop: () => admin(db.url, async (client) => {
+      await client.query(`drop schema if exists ${quoteIdent(name)} cascade`);
+    }),
+  };
+}
+
+/**
+ * The PostgreSQL store standing for data directory `dir`: the same one for every start on `dir` (a restart finds
+ * its data). Kept until the test process is done.
+ */
+export async function databaseForDir(dir: string): Promise<TestDatabase> {
+  return createTestSchema(`pk_d_${createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 24)}`);
+}
+
+/**
+ * Flags that put a spawned `partnerkit-server` on the test engine's store for data directory `dir`:
+ * `--data-dir dir` on SQLite, plus `--database-url <the store of dir>` on PostgreSQL.
+ */
+export async function storeArgs(dir: string, engine: TestEngine = TEST_ENGINE): Promise<string[]> {
+  if (engine === 'sqlite') return ['--data-dir', dir];
+  return ['--data-dir', dir, '--database-url', (await databaseForDir(dir)).url];
+}
+
+/** An empty store on the test engine (SQLite in memory, or a fresh PostgreSQL schema dropped on close). */
+export async function openTestStore(engine: TestEngine = TEST_ENGINE): Promise<Store> {
+  if (engine === 'sqlite') return openSqliteStore({ dataDir: ':memory:', synchronous: 'normal' });
+  const db = await createTestSchema();
+  let store: Store;
+  try {
+    store = await openPostgresStore({ url: db.url, poolSize: 5 });
+  } catch (err) {
+    await db.drop();
+    throw err;
+  }
+  const close = store.close.bind(store);
+  store.close = async () => {
+    try {
+      await close();
+    } finally {
+      await db.drop();
+    }
+  };
+  return store;
+}
 
 export interface CallOptions {
   token?: string | undefined;
@@ -47,6 +192,9 @@ export interface TokenOptions {
 export interface TestService {
   baseUrl: string;
   dataDir: string;
+  engine: TestEngine;
+  /** The PostgreSQL database the service runs on (undefined on SQLite). */
+  databaseUrl: string | undefined;
   store: Store;
   service: RunningService;
   /** App+User token by the password grant (default: the demo agent). */
@@ -64,8 +212,10 @@ export interface StartTestOptions {
   seed?: SeedFile | Record<string, unknown>;
   config?: Partial<Config>;
   now?: () => number;
-  /** Keep the data directory after close (to restart on it). */
+  /** Keep the data directory after close (to restart on it); on PostgreSQL, the schema standing for that directory. */
   dataDir?: string;
+  /** The engine (default: `TEST_ENGINE`). */
+  engine?: TestEngine;
   /** A pino/Fastify logger configuration (default: silent). */
   logger?: StartOptions['logger'];
 }
@@ -78,6 +228,17 @@ export async function startTestService(opts: StartTestOptions = {}): Promise<Tes
     seedFile = join(dataDir, `seed-${randomUUID()}.json`);
     await writeFile(seedFile, JSON.stringify(opts.seed));
   }
+  const engine = opts.engine ?? TEST_ENGINE;
+  let ownDatabase: TestDatabase | undefined;
+  let url = opts.config?.databaseUrl;
+  if (engine === 'postgres' && url === undefined) {
+    if (ownDir) {
+      ownDatabase = await createTestSchema();
+      url = ownDatabase.url;
+    } else {
+      url = (await databaseForDir(dataDir)).url;
+    }
+  }
   const config: Config = {
     ...defaultConfig,
     host: '127.0.0.1',
@@ -87,8 +248,16 @@ export async function startTestService(opts: StartTestOptions = {}): Promise<Tes
     logLevel: 'silent',
     seedFile,
     ...opts.config,
+    databaseUrl: url,
   };
-  const service = await startService(config, { ...(opts.now ? { now: opts.now } : {}), ...(opts.logger !== undefined ? { logger: opts.logger } : {}) });
+  let service: RunningService;
+  try {
+    service = await startService(config, { ...(opts.now ? { now: opts.now } : {}), ...(opts.logger !== undefined ? { logger: opts.logger } : {}) });
+  } catch (err) {
+    await ownDatabase?.drop();
+    if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const baseUrl = service.baseUrl;
 
   async function call<T>(method: string, path: string, o: CallOptions = {}): Promise<CallResult<T>> {
@@ -122,11 +291,11 @@ export async function startTestService(opts: StartTestOptions = {}): Promise<Tes
     return body.access_token;
   }
 
-  const key = await loadOrCreateSigningKey(dataDir);
-
   return {
     baseUrl,
     dataDir,
+    engine,
+    databaseUrl: url,
     store: service.store,
     service,
     call,
@@ -152,11 +321,17 @@ export async function startTestService(opts: StartTestOptions = {}): Promise<Tes
         },
         t.tenant ?? DEMO.tenantId,
       ),
-    signToken: (claims, header = {}) =>
-      new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT', ...header }).sign(key.privateKey),
+    signToken: (claims, header = {}) => {
+      const key = service.keys.signing();
+      return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT', ...header }).sign(key.privateKey);
+    },
     async close() {
-      await service.close();
-      if (ownDir) await rm(dataDir, { recursive: true, force: true });
+      try {
+        await service.close();
+      } finally {
+        await ownDatabase?.drop();
+        if (ownDir) await rm(dataDir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -47,6 +47,16 @@ function canonicalise(obj: Record<string, unknown>, names: readonly string[], wh
 
 const check = Compile(CustomerUserInput);
 
+/**
+ * Text a store can hold as it was sent. A lone surrogate (`"\ud800"`) is valid JSON grammar but not Unicode text: it
+ * cannot be stored as UTF-8 (SQLite would keep U+FFFD instead, so the answer would differ from what was stored); and
+ * PostgreSQL cannot store U+0000 at all. Both are refused like a value of the wrong type, on every engine.
+ */
+function wellFormed(value: string, property: string): string {
+  if (/[\p{Cs}\u0000]/u.test(value)) throw invalidInput(`The property ${property} is not well-formed Unicode text, or holds U+0000.`, [{ property }]);
+  return value;
+}
+
 export function readUserInput(body: unknown): UserInput {
   if (!isObject(body)) throw invalidInput('The request body must be a JSON object.');
   const top = canonicalise(body, TOP_LEVEL, '');
@@ -59,7 +69,7 @@ export function readUserInput(body: unknown): UserInput {
   const input: UserInput = { passwordProfileGiven: false };
   const str = (k: (typeof TOP_LEVEL)[number]): string | undefined => {
     const v = top[k];
-    return typeof v === 'string' ? v : undefined;
+    return typeof v === 'string' ? wellFormed(v, k) : undefined;
   };
   const set = <K extends keyof UserInput>(k: K, v: UserInput[K] | undefined): void => {
     if (v !== undefined) input[k] = v;
@@ -75,7 +85,7 @@ export function readUserInput(body: unknown): UserInput {
   const pp = top.passwordProfile;
   if (isObject(pp)) {
     input.passwordProfileGiven = true;
-    if (typeof pp.password === 'string') input.password = pp.password;
+    if (typeof pp.password === 'string') input.password = wellFormed(pp.password, 'passwordProfile.password');
     if (typeof pp.forceChangePassword === 'boolean') input.forceChangePassword = pp.forceChangePassword;
   }
   return input;

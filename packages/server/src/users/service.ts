@@ -52,6 +52,8 @@ export interface UserServiceOptions {
   now?: () => number;
 }
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const fail = (v: RuleBreak | null): void => {
   if (v) throw invalidProperty(v);
 };
@@ -83,9 +85,15 @@ export class UserService {
     return u.state === 'inactive' && u.softDeletionTime !== null && u.softDeletionTime < this.purgeBefore();
   }
 
-  /** A user that exists (not purged) in the customer. */
-  private async findUser(tx: StoreTx, customerId: string, userId: string): Promise<UserRecord | undefined> {
-    const u = await tx.getUser(customerId, userId);
+  /**
+   * A user that exists (not purged) in the customer. `lock`: inside a transaction that will change the user,
+   * locks its row until the commit (see `StoreTx.getUserForUpdate`), so concurrent changes apply one after the
+   * other, each on the result of the one before, whichever instance runs them.
+   */
+  private async findUser(tx: StoreTx, customerId: string, userId: string, lock = false): Promise<UserRecord | undefined> {
+    // User ids are GUIDs: anything else (`%00`, `..`) names no user, and is not sent to the store.
+    if (!GUID.test(userId)) return undefined;
+    const u = lock ? await tx.getUserForUpdate(customerId, userId) : await tx.getUser(customerId, userId);
     if (!u) return undefined;
     if (this.isPurged(u)) {
       await tx.purgeUser(u.id);
@@ -94,8 +102,8 @@ export class UserService {
     return u;
   }
 
-  private async activeUser(tx: StoreTx, customerId: string, userId: string): Promise<UserRecord> {
-    const u = await this.findUser(tx, customerId, userId);
+  private async activeUser(tx: StoreTx, customerId: string, userId: string, lock = false): Promise<UserRecord> {
+    const u = await this.findUser(tx, customerId, userId, lock);
     if (u?.state !== 'active') throw userNotFound();
     return u;
   }
@@ -164,9 +172,7 @@ export class UserService {
         await tx.purgeUser(holder.id);
         return;
       }
-      throw new PartnerKitError('userPrincipalNameInUse', 'The userPrincipalName is already in use by another user of this customer.', {
-        data: [{ property: 'userPrincipalName' }],
-      });
+      throw upnInUse();
     }
   }
 
@@ -206,7 +212,8 @@ export class UserService {
         userDomainType: 'none',
         lastDirectorySyncTime: null,
       };
-      await tx.insertUser(user);
+      // Another instance may have created a user with this UPN since the check: the unique index says so.
+      if (!(await tx.insertUser(user))) throw upnInUse();
       await this.audit(tx, actor, customer, [
         { operationType: 'create_customer_user', resourceType: 'customer_user', resourceId: user.id, oldValue: null, newValue: toAuditValue(user), customizedData: userData(user) },
       ]);
@@ -264,7 +271,7 @@ export class UserService {
     const passwordHash = input.password === undefined ? undefined : await hashSecret(input.password);
 
     return this.store.transaction(async (tx) => {
-      const before = await this.findUser(tx, customer.id, userId);
+      const before = await this.findUser(tx, customer.id, userId, true);
       if (!before) throw userNotFound();
       const restoring = before.state === 'inactive';
       if (restoring && input.state === undefined) throw userNotFound();
@@ -320,7 +327,7 @@ export class UserService {
     const { customer, roles } = await this.access(this.store, actor, customerId);
     requireRoles(roles, ['deleteUser']);
     await this.store.transaction(async (tx) => {
-      const before = await this.activeUser(tx, customer.id, userId);
+      const before = await this.activeUser(tx, customer.id, userId, true);
       requireMayActOnTarget(roles, await tx.userRoleIds(before.id), ['delete']);
       const after: UserRecord = { ...before, state: 'inactive', softDeletionTime: isoSeconds(this.now()) };
       await tx.updateUser(after);
@@ -336,6 +343,11 @@ export class UserService {
     for (const e of entries) await tx.insertAudit(auditRow(actor, customer, e, now));
   }
 }
+
+const upnInUse = (): PartnerKitError =>
+  new PartnerKitError('userPrincipalNameInUse', 'The userPrincipalName is already in use by another user of this customer.', {
+    data: [{ property: 'userPrincipalName' }],
+  });
 
 const emptyToNull = (v: string | undefined): string | null => (v === undefined || v === '' ? null : v);
 
