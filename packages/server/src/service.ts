@@ -9,6 +9,7 @@ import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { TokenIssuer } from './identity/issuer.js';
 import { KeyRing } from './identity/keys.js';
+import { SignInLockout, type LockoutPolicy } from './identity/lockout.js';
 import { identityRoutes } from './identity/routes.js';
 import { createTokenVerifier } from './identity/verify.js';
 import { DEMO, DEMO_SEED, demoBanner } from './seed/demo.js';
@@ -34,6 +35,11 @@ export interface RunningService {
 export interface StartOptions {
   logger?: FastifyServerOptions['logger'];
   now?: () => number;
+  /**
+   * Smart lockout of the token endpoint (identity/lockout.ts): policy changes (e.g. `delayStepMs: 0` in tests),
+   * or `false` for none. Default: on, with Entra's defaults.
+   */
+  lockout?: Partial<LockoutPolicy> | false;
 }
 
 const PURGE_INTERVAL_MS = 10 * 60_000;
@@ -74,7 +80,8 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       }
       return ring;
     });
-    const issuer = new TokenIssuer({ store, key: () => keys.signing(), issuerBase, now });
+    const lockout = opts.lockout === false ? undefined : new SignInLockout(store, { now, ...(opts.lockout ? { policy: opts.lockout } : {}) });
+    const issuer = new TokenIssuer({ store, key: () => keys.signing(), issuerBase, now, lockout });
     const verifier = createTokenVerifier({
       issuerBase, store, now,
       keys: () => keys.publicKeys(),
@@ -100,8 +107,9 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
         await store.purgeExpiredUsers(users.purgeBefore());
         await idempotency.purgeExpired();
         await throttle?.purgeExpired();
+        await lockout?.purgeExpired();
       } catch (err) {
-        app.log.error({ err }, 'purge of expired users, replay records and throttling windows failed');
+        app.log.error({ err }, 'purge of expired users, replay records, throttling windows and sign-in failures failed');
       }
     };
     await purge();

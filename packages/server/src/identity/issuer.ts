@@ -10,6 +10,7 @@ import type { StoreTx } from '../store/store.js';
 import type { ApplicationRecord, PartnerRecord, PartnerUserRecord } from '../store/records.js';
 import { DUMMY_HASH, verifySecret } from './passwords.js';
 import type { SigningKey } from './keys.js';
+import type { SignInLockout } from './lockout.js';
 import { newOAuthContext, OAuthErrors, type OAuthContext, type OAuthError } from './oauth.js';
 
 /** The store queries the issuer needs (a `Store` or `StoreTx` has them all). */
@@ -37,6 +38,10 @@ export interface TokenIssuerOptions {
   refreshTokenLifetimeDays?: number;
   /** Clock, epoch milliseconds. Default `Date.now`. */
   now?: () => number;
+  /** Smart lockout of repeated bad passwords and client secrets; none when absent. */
+  lockout?: SignInLockout | undefined;
+  /** Compares a secret with its stored hash. Default `verifySecret` (scrypt, constant time); replaceable to observe it in tests. */
+  verifySecret?: (secret: string, storedHash: string) => Promise<boolean>;
 }
 
 export interface TokenResponseBody {
@@ -108,8 +113,12 @@ export class TokenIssuer {
   private readonly accessLifetime: number;
   private readonly refreshLifetimeDays: number;
   private readonly now: () => number;
+  private readonly lockout: SignInLockout | undefined;
+  private readonly verifySecret: (secret: string, storedHash: string) => Promise<boolean>;
 
   constructor(opts: TokenIssuerOptions) {
+    this.lockout = opts.lockout;
+    this.verifySecret = opts.verifySecret ?? verifySecret;
     this.store = opts.store;
     this.key = opts.key;
     this.issuerBase = opts.issuerBase;
@@ -132,9 +141,9 @@ export class TokenIssuer {
 
   /**
    * Answers a token request made to `/{tenant}/oauth2/v2.0/token`: `tenant` as in the URL (tenant id or
-   * domain), `params` the form parameters.
+   * domain), `params` the form parameters, `source` the client's address (what the lockout counts failures by).
    */
-  async token(tenant: string, params: TokenParams, ctx: OAuthContext = this.context()): Promise<TokenOutcome> {
+  async token(tenant: string, params: TokenParams, ctx: OAuthContext = this.context(), source?: string): Promise<TokenOutcome> {
     const grantType = params.get('grant_type');
     if (grantType === undefined) return OAuthErrors.missingParameter(ctx, 'grant_type');
     if (grantType !== 'password' && grantType !== 'client_credentials' && grantType !== 'refresh_token') {
@@ -166,13 +175,13 @@ export class TokenIssuer {
       if (grantType === 'password' && !parsedScope.delegated && !parsedScope.defaultScope) return OAuthErrors.invalidScope(ctx, scope ?? '');
     }
 
-    const clientError = await this.authenticateClient(app, params.get('client_secret'), grantType === 'client_credentials', ctx);
+    const clientError = await this.authenticateClient(app, params.get('client_secret'), grantType === 'client_credentials', ctx, source);
     if (clientError) return clientError;
     const granted: Granted = { partner, app };
 
     if (grantType === 'client_credentials') return this.success(await this.appToken(granted), DEFAULT_SCOPE, undefined);
     if (grantType === 'password') {
-      return this.passwordGrant(granted, params.get('username') ?? '', params.get('password') ?? '', parsedScope?.offlineAccess === true, ctx);
+      return this.passwordGrant(granted, params.get('username') ?? '', params.get('password') ?? '', parsedScope?.offlineAccess === true, ctx, source);
     }
     return this.refreshGrant(granted, params.get('refresh_token') ?? '', ctx);
   }
@@ -194,6 +203,7 @@ export class TokenIssuer {
     secret: string | undefined,
     confidentialOnly: boolean,
     ctx: OAuthContext,
+    source: string | undefined,
   ): Promise<OAuthError | undefined> {
     if (app.secretHash === null) {
       // A public client: it has nothing to authenticate with, and must not pretend to.
@@ -202,16 +212,33 @@ export class TokenIssuer {
       return undefined;
     }
     if (secret === undefined) return OAuthErrors.clientSecretRequired(ctx);
-    if (!(await verifySecret(secret, app.secretHash))) return OAuthErrors.badClientSecret(ctx, app.clientId);
+    // A locked client is refused before its secret is checked: the answer says nothing about the secret.
+    const guard = this.lockout?.client(app.clientId, source);
+    if (guard && (await guard.locked())) return OAuthErrors.accountLocked(ctx);
+    if (!(await this.verifySecret(secret, app.secretHash))) {
+      await guard?.failed();
+      return OAuthErrors.badClientSecret(ctx, app.clientId);
+    }
+    await guard?.succeeded();
     return undefined;
   }
 
-  private async passwordGrant(g: Granted, username: string, password: string, offline: boolean, ctx: OAuthContext): Promise<TokenOutcome> {
+  private async passwordGrant(
+    g: Granted, username: string, password: string, offline: boolean, ctx: OAuthContext, source: string | undefined,
+  ): Promise<TokenOutcome> {
+    // Known or not, the name is counted and locked the same way: the lockout tells nobody which users exist. A
+    // locked sign-in is refused before the password is checked, so the answer says nothing about the password.
+    const guard = this.lockout?.user(g.partner.tenantId, username, source);
+    if (guard && (await guard.locked())) return OAuthErrors.accountLocked(ctx);
     const user = await this.store.findPartnerUserByUpn(username);
     const known = user?.partnerId.toLowerCase() === g.partner.tenantId.toLowerCase();
     // Unknown users cost the same scrypt work as known ones, so timing does not tell them apart.
-    const ok = await verifySecret(password, known ? user.passwordHash : DUMMY_HASH);
-    if (!known || !ok) return OAuthErrors.badCredentials(ctx);
+    const ok = await this.verifySecret(password, known ? user.passwordHash : DUMMY_HASH);
+    if (!known || !ok) {
+      await guard?.failed();
+      return OAuthErrors.badCredentials(ctx);
+    }
+    await guard?.succeeded();
     const scope = offline ? `${DELEGATED_SCOPE} offline_access` : DELEGATED_SCOPE;
     const accessToken = await this.userToken(g.partner.tenantId, g.app.clientId, user);
     const refreshToken = offline ? await this.storeRefreshToken(g, user.id, scope) : undefined;

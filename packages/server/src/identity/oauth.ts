@@ -111,6 +111,15 @@ export const OAuthErrors = {
     ),
   badCredentials: (ctx: OAuthContext): OAuthError =>
     oauthError(400, 'invalid_grant', 50126, 'Error validating credentials due to invalid username or password.', ctx),
+  /** Smart lockout (identity/lockout.ts), for a user's password and a client's secret alike. */
+  accountLocked: (ctx: OAuthContext): OAuthError =>
+    oauthError(
+      400,
+      'invalid_grant',
+      50053,
+      "Your account is locked because you've tried to sign in too many times with an incorrect user ID or password.",
+      ctx,
+    ),
   invalidGrant: (ctx: OAuthContext): OAuthError =>
     oauthError(400, 'invalid_grant', 70000, 'Provided grant is invalid or malformed.', ctx),
   refreshTokenExpired: (ctx: OAuthContext, issuedAt: Date, inactiveDays: number): OAuthError =>

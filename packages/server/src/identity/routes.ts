@@ -162,7 +162,8 @@ export function identityRoutes(app: FastifyInstance, opts: IdentityRoutesOptions
       params.set('client_id', basic.clientId);
       if (basic.clientSecret !== '') params.set('client_secret', basic.clientSecret);
     }
-    const outcome = await issuer.token(req.params.tenant, params, ctx);
+    // The socket's peer address (no proxy header is trusted): what the smart lockout counts failures by.
+    const outcome = await issuer.token(req.params.tenant, params, ctx, req.ip);
     if ('error' in outcome.body) {
       const refusal = outcome.body;
       req.log.info(

@@ -94,9 +94,11 @@ describe('driver errors', () => {
       coded('57P03', 'the database system is starting up'), coded('08006'), coded('08001'), new Error('Connection terminated unexpectedly'),
       new Error('timeout exceeded when trying to connect'), new Error('Client has encountered a connection error and is not queryable'),
       new AggregateError([coded('ECONNREFUSED'), coded('ECONNREFUSED')], 'connect'), new Error('wrapped', { cause: coded('ECONNRESET') }),
+      // SQLite: locked past busy_timeout (store/errors.ts; a full disk, read-only, I/O errors: store/faults.test.ts)
+      coded('SQLITE_BUSY'),
     ]) assert.equal(isStoreUnavailable(e), true, `${e.message} ${String((e as { code?: string }).code)}`);
     for (const e of [
-      coded('23505'), coded('42P01', 'relation does not exist'), coded('SQLITE_BUSY'), new TypeError('The database connection is not open'),
+      coded('23505'), coded('42P01', 'relation does not exist'), coded('SQLITE_CONSTRAINT_FOREIGNKEY'), new TypeError('The database connection is not open'),
       new Error('Cannot use a pool after calling end on the pool'), new SyntaxError('Unexpected token'), undefined, 'ECONNREFUSED',
     ]) assert.equal(isStoreUnavailable(e), false, String(e));
   });

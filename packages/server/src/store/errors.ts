@@ -25,13 +25,24 @@ const DRIVER_MESSAGES = [
   'Query read timeout',
 ];
 
+/**
+ * SQLite result codes (better-sqlite3 names them, extended codes included) of a database that cannot be written
+ * now: a full disk, a read-only file or directory, an I/O error, a file that cannot be opened, or a lock still held
+ * after `busy_timeout`. The change is rolled back whole; reads still work; writes work again once it is fixed.
+ */
+const SQLITE_UNAVAILABLE = /^SQLITE_(?:FULL|READONLY|IOERR|CANTOPEN|BUSY)(?:_|$)/;
+
 const codeOf = (err: object): string | undefined => ('code' in err && typeof err.code === 'string' ? err.code : undefined);
 
-/** True when `err` says the database cannot be reached (now): a connection refused, lost or timed out. */
+/**
+ * True when `err` says the database cannot be reached or written (now): a connection refused, lost or timed out;
+ * on SQLite, a full disk, a read-only data directory, an I/O error.
+ */
 export function isStoreUnavailable(err: unknown, depth = 0): boolean {
   if (typeof err !== 'object' || err === null || depth > 3) return false;
   const code = codeOf(err);
   if (code !== undefined && (SOCKET_CODES.has(code) || SERVER_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+  if (code !== undefined && SQLITE_UNAVAILABLE.test(code)) return true;
   const message = err instanceof Error ? err.message : '';
   if (DRIVER_MESSAGES.some((m) => message.startsWith(m))) return true;
   // A connection attempt to several addresses fails with an AggregateError of each attempt's error.

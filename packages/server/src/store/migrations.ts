@@ -206,12 +206,34 @@ function migration002(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Smart lockout of the token endpoint: failed sign-ins counted per key (a user or client, with or without the
+ * source address; see identity/lockout.ts), in the store so that instances sharing a database share the counts.
+ */
+function migration003(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('signin_failures')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('window_start', 'bigint', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .addColumn('locked_until', 'bigint', (c) => c.notNull())
+        .addColumn('lockouts', 'integer', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('signin_failures_updated').on('signin_failures').column('updated_at').execute();
+    },
+  };
+}
+
 export class StaticMigrations implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
   getMigrations(): Promise<Record<string, Migration>> {
     return Promise.resolve({
       '001_initial': migration001(this.dialect),
       '002_shared_state': migration002(this.dialect),
+      '003_signin_failures': migration003(),
     });
   }
 }

@@ -129,6 +129,17 @@ export interface ThrottleWindowsTable {
   window_start: number;
   count: number;
 }
+/** Added by migration 003: failed sign-ins per lockout key (identity/lockout.ts). */
+export interface SigninFailuresTable {
+  key: string;
+  window_start: number;
+  count: number;
+  /** Epoch ms until which the key is locked; 0 when it never was. */
+  locked_until: number;
+  /** How many times the key was locked (the next lock lasts longer). */
+  lockouts: number;
+  updated_at: number;
+}
 export interface RefreshTokensTable {
   token_hash: string;
   partner_id: string;
@@ -156,4 +167,5 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   signing_keys: SigningKeysTable;
   throttle_windows: ThrottleWindowsTable;
+  signin_failures: SigninFailuresTable;
 }

@@ -561,6 +561,53 @@ export class StoreTx {
   async purgeThrottle(before: number): Promise<void> {
     await this.db.deleteFrom('throttle_windows').where('window_start', '<', before).execute();
   }
+
+  // ---- sign-in lockout -----------------------------------------------------------------------------------
+  /** The lockout rows of `keys` that exist: when each is locked until (0: never locked). */
+  async signinLocks(keys: readonly string[]): Promise<{ key: string; lockedUntil: number }[]> {
+    if (keys.length === 0) return [];
+    const rows = await this.db.selectFrom('signin_failures').select(['key', 'locked_until']).where('key', 'in', keys).execute();
+    return rows.map((r) => ({ key: r.key, lockedUntil: r.locked_until }));
+  }
+  /**
+   * Counts one failed sign-in of `key` in its fixed window (atomic on both engines, like `hitThrottle`); returns
+   * the count including this one, and how many times the key was locked so far.
+   */
+  async recordSigninFailure(key: string, now: number, windowMs: number): Promise<{ count: number; lockouts: number }> {
+    const ended = now - windowMs;
+    const r = await this.db
+      .insertInto('signin_failures')
+      .values({ key, window_start: now, count: 1, locked_until: 0, lockouts: 0, updated_at: now })
+      .onConflict((oc) => oc.column('key').doUpdateSet({
+        window_start: sql<number>`case when signin_failures.window_start <= ${ended} then excluded.window_start else signin_failures.window_start end`,
+        count: sql<number>`case when signin_failures.window_start <= ${ended} then 1 else signin_failures.count + 1 end`,
+        updated_at: sql<number>`excluded.updated_at`,
+      }))
+      .returning(['count', 'lockouts'])
+      .executeTakeFirstOrThrow();
+    return { count: r.count, lockouts: r.lockouts };
+  }
+  /**
+   * Locks `key` until `until` if its count reached `threshold`, and starts its count again; of concurrent
+   * failures that all reached it, one locks. True when this call locked.
+   */
+  async lockSignin(key: string, threshold: number, until: number, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('signin_failures')
+      .set((eb) => ({ locked_until: until, lockouts: eb('lockouts', '+', 1), count: 0, window_start: now, updated_at: now }))
+      .where('key', '=', key)
+      .where('count', '>=', threshold)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+  /** Forgets the failures of `key` (a successful sign-in). */
+  async clearSigninFailures(key: string): Promise<void> {
+    await this.db.deleteFrom('signin_failures').where('key', '=', key).execute();
+  }
+  /** Removes the rows untouched since `before` whose lock (if any) has ended by `now`. */
+  async purgeSigninFailures(before: number, now: number): Promise<void> {
+    await this.db.deleteFrom('signin_failures').where('updated_at', '<', before).where('locked_until', '<', now).execute();
+  }
 }
 
 /** Status of an idempotency record whose request is still running. */

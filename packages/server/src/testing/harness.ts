@@ -218,6 +218,12 @@ export interface StartTestOptions {
   engine?: TestEngine;
   /** A pino/Fastify logger configuration (default: silent). */
   logger?: StartOptions['logger'];
+  /**
+   * The token endpoint's smart lockout (identity/lockout.ts): off unless given (tests send wrong passwords on
+   * purpose, and the security suites check that a refusal writes nothing); `{ delayStepMs: 0 }` turns it on
+   * without delays.
+   */
+  lockout?: StartOptions['lockout'];
 }
 
 export async function startTestService(opts: StartTestOptions = {}): Promise<TestService> {
@@ -252,7 +258,11 @@ export async function startTestService(opts: StartTestOptions = {}): Promise<Tes
   };
   let service: RunningService;
   try {
-    service = await startService(config, { ...(opts.now ? { now: opts.now } : {}), ...(opts.logger !== undefined ? { logger: opts.logger } : {}) });
+    service = await startService(config, {
+      ...(opts.now ? { now: opts.now } : {}),
+      ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
+      lockout: opts.lockout ?? false,
+    });
   } catch (err) {
     await ownDatabase?.drop();
     if (ownDir) await rm(dataDir, { recursive: true, force: true });

@@ -1,0 +1,112 @@
+/**
+ * A store of the first released schema (migration 001 only) with data in it: the current service starts on it,
+ * applies the later migrations and serves the old data. On the test engine (SQLite data directory, or the
+ * PostgreSQL schema standing for that directory).
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Dialect as KyselyDialect, type MigrationProvider } from 'kysely';
+import { databaseForDir, DEMO, DEMO_IDS, startTestService, TEST_ENGINE } from '../testing/harness.js';
+import { DEMO_SEED } from '../seed/demo.js';
+import { loadSeed } from '../seed/load.js';
+import { StaticMigrations } from './migrations.js';
+import type { Database } from './schema.js';
+import { SQLITE_FILE } from './sqlite.js';
+import { Store } from './store.js';
+
+const F = DEMO_IDS.fabrikam;
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+/** Only the first released migration, as a data directory made by that version holds. */
+const firstRelease: MigrationProvider = {
+  async getMigrations() {
+    const all = await new StaticMigrations(TEST_ENGINE).getMigrations();
+    const first = all['001_initial'];
+    assert.ok(first);
+    return { '001_initial': first };
+  },
+};
+
+async function oldStore(dataDir: string): Promise<{ kysely: Kysely<Database>; schema: string | undefined }> {
+  let dialect: KyselyDialect;
+  let schema: string | undefined;
+  if (TEST_ENGINE === 'sqlite') {
+    mkdirSync(dataDir, { recursive: true });
+    const db = new BetterSqlite3(join(dataDir, SQLITE_FILE));
+    db.pragma('journal_mode = WAL');
+    dialect = new SqliteDialect({ database: db });
+  } else {
+    const target = await databaseForDir(dataDir);
+    schema = target.name;
+    dialect = new PostgresDialect({ pool: new pg.Pool({ connectionString: target.url, max: 2 }) });
+  }
+  return { kysely: new Kysely<Database>({ dialect }), schema };
+}
+
+test(`a store of the first released schema is migrated on start and its data served (${TEST_ENGINE})`, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'partnerkit-upgrade-'));
+  dirs.push(dir);
+  const dataDir = join(dir, 'data');
+
+  // ---- the old version's store: schema 001, the demo data, an audit record ----
+  const { kysely, schema } = await oldStore(dataDir);
+  const auditId = randomUUID();
+  const operationDate = new Date(Date.now() - 3_600_000).toISOString();
+  try {
+    const migrator = new Migrator({ db: kysely, provider: firstRelease, ...(schema !== undefined ? { migrationTableSchema: schema } : {}) });
+    const { error } = await migrator.migrateToLatest();
+    assert.equal(error, undefined);
+    const old = new Store(kysely, TEST_ENGINE);
+    await loadSeed(old, DEMO_SEED);
+    await old.insertAudit({
+      id: auditId, partnerId: DEMO.tenantId, customerId: F.customerId, customerName: 'Fabrikam', callerUpn: DEMO.username,
+      applicationId: DEMO.clientId, resourceType: 'customer_user', oldValue: null, newValue: '{"DisplayName":"From The Old Version"}',
+      operationType: 'update_customer_user', correlationId: randomUUID(), operationDate, operationStatus: 'succeeded',
+      customizedData: [{ key: 'CustomerUserId', value: F.users.noah }],
+    });
+    await old.updateUser({ ...(await old.getUser(F.customerId, F.users.noah))!, displayName: 'From The Old Version' });
+    const tables = TEST_ENGINE === 'sqlite'
+      ? await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(kysely)
+      : await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema()`.execute(kysely);
+    const names = tables.rows.map((r) => r.name);
+    assert.ok(names.includes('users') && !names.includes('signing_keys') && !names.includes('signin_failures'), 'the old store has schema 001 only');
+  } finally {
+    await kysely.destroy();
+  }
+
+  // ---- the current version on it ----
+  const s = await startTestService({ dataDir, demo: false });
+  try {
+    const token = await s.userToken();
+    const user = await s.call<{ displayName: string }>('GET', `/v1/customers/${F.customerId}/users/${F.users.noah}`, { token });
+    assert.equal(user.status, 200);
+    assert.equal(user.json.displayName, 'From The Old Version');
+    const audit = await s.call<{ items: { id: string }[] }>('GET', `/v1/auditrecords?startDate=${operationDate.slice(0, 10)}`, { token });
+    assert.equal(audit.status, 200);
+    assert.ok(audit.json.items.some((a) => a.id === auditId), 'the old audit record is listed');
+    // The new tables work: a change (replay record, audit), a refresh token, the signing key.
+    const patch = await s.call<{ displayName: string }>('PATCH', `/v1/customers/${F.customerId}/users/${F.users.noah}`, {
+      token, body: { displayName: 'From The New Version' }, headers: { 'MS-RequestId': randomUUID() },
+    });
+    assert.equal(patch.status, 200, patch.text);
+  } finally {
+    await s.close();
+  }
+  const after = await oldStore(dataDir);
+  try {
+    const migrations = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(after.kysely);
+    assert.deepEqual(migrations.rows.map((r) => r.name), Object.keys(await new StaticMigrations(TEST_ENGINE).getMigrations()));
+  } finally {
+    await after.kysely.destroy();
+  }
+});
