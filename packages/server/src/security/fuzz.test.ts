@@ -11,7 +11,7 @@
  * at one dedicated user, so a success is told apart: it must be on that user (or a create, or a token grant), and
  * its answer must be what the store then holds.
  *
- * PARTNERKIT_FUZZ_SEED (default 20260401) and PARTNERKIT_FUZZ_RUNS (total cases, default 3000) reproduce a run;
+ * PARTNERKIT_FUZZ_SEED (default 20260401) and PARTNERKIT_FUZZ_RUNS (total cases, default 4000) reproduce a run;
  * PARTNERKIT_FUZZ_RUNS=100000 is the long mode (docs/reliability.md).
  */
 import { after, before, test, type TestContext } from 'node:test';
@@ -337,11 +337,12 @@ const body: fc.Arbitrary<string | Buffer> = fc.oneof(
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 60 }) },
 );
 
+/** `arb` once in `oneIn` cases, else null. (`fc.option`'s `freq` is the other way round: null once in `freq`.) */
+const sometimes = <T>(arb: fc.Arbitrary<T>, oneIn: number): fc.Arbitrary<T | null> =>
+  fc.oneof({ weight: oneIn - 1, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: arb });
+
 /** An MS-RequestId to send along (a few values, so repeats and replays happen), or none. */
-const requestId = fc.oneof(
-  { weight: 4, arbitrary: fc.constant(null) },
-  { weight: 1, arbitrary: fc.constantFrom('fuzz-1', 'fuzz-2', 'fuzz-3', '8f0d8e4c-4c6b-4e0e-9a46-3c1b7f6d2a10') },
-);
+const requestId = sometimes(fc.constantFrom('fuzz-1', 'fuzz-2', 'fuzz-3', '8f0d8e4c-4c6b-4e0e-9a46-3c1b7f6d2a10'), 5);
 
 // ---- bodies --------------------------------------------------------------------------------------------------
 
@@ -615,26 +616,27 @@ test('oversized headers: up to 16 KiB in all is served; beyond, 431 800002 in th
 const FORM_KEYS = ['grant_type', 'client_id', 'client_secret', 'username', 'password', 'scope', 'refresh_token', 'assertion', 'code', 'Grant_Type'] as const;
 
 const formValue = fc.oneof(
-  fc.constantFrom(
+  { weight: 6, arbitrary: fc.constantFrom(
     'password', 'client_credentials', 'refresh_token', 'authorization_code', 'urn:ietf:params:oauth:grant-type:jwt-bearer', DEMO.clientId,
     DEMO.clientId.toUpperCase(), DEMO.clientSecret, `${DEMO.clientSecret}x`, DEMO.username, DEMO.username.toUpperCase(), 'ghost@northwindpartner.onmicrosoft.com',
     DEMO.password, 'wrong-password', `${PC_SCOPE}/user_impersonation offline_access`, `${PC_SCOPE}/.default`, `${PC_SCOPE}/.default openid`,
     'openid profile', 'https://graph.microsoft.com/.default', 'A'.repeat(43), '', ' ',
-  ),
-  anyString,
-  fc.integer({ min: 60_000, max: 70_000 }).map((n) => 'v'.repeat(n)),
+  ) },
+  { weight: 3, arbitrary: anyString },
+  { weight: 1, arbitrary: fc.integer({ min: 60_000, max: 70_000 }).map((n) => 'v'.repeat(n)) },
 );
 
 test('the token endpoint, discovery and JWKS: random forms, tenants, content types and client authentication', async (t) => {
   const arb = fc.record({
     endpoint: fc.constantFrom('token', 'token', 'token', 'token', 'keys', 'discovery'),
-    tenant: tenantSeg,
-    pairs: fc.array(fc.tuple(fc.constantFrom(...FORM_KEYS), formValue), { maxLength: 7 }),
-    complete: fc.option(fc.constantFrom('password', 'client_credentials'), { freq: 4 }),
-    rawForm: fc.option(fc.string({ unit: 'binary-ascii', maxLength: 80 }), { freq: 6 }),
+    // Mostly the demo partner, so that requests get past the tenant to the client, the grant and the credentials.
+    tenant: fc.oneof({ weight: 3, arbitrary: fc.constantFrom(DEMO.tenantId, DEMO.tenantDomain) }, { weight: 1, arbitrary: tenantSeg }),
+    pairs: fc.array(fc.tuple(fc.constantFrom(...FORM_KEYS), formValue, fc.constantFrom(true, true, true, false)), { maxLength: 3 }),
+    complete: fc.oneof(fc.constant(null), fc.constantFrom('password', 'client_credentials')),
+    rawForm: sometimes(fc.string({ unit: 'binary-ascii', maxLength: 80 }), 8),
     contentType: fc.oneof({ weight: 6, arbitrary: fc.constant('application/x-www-form-urlencoded') }, { weight: 1, arbitrary: contentType }),
-    basic: fc.option(fc.oneof(fc.constant(`${DEMO.clientId}:${encodeURIComponent(DEMO.clientSecret)}`), fc.string({ maxLength: 30 })), { freq: 6 }),
-    basicRaw: fc.option(fc.constantFrom('Basic', 'Basic !!!', 'Basic Og==', 'Basic OmE=', 'Basic JXp6OmE=', 'Bearer x'), { freq: 8 }),
+    basic: sometimes(fc.oneof(fc.constant(`${DEMO.clientId}:${encodeURIComponent(DEMO.clientSecret)}`), fc.string({ maxLength: 30 })), 6),
+    basicRaw: sometimes(fc.constantFrom('Basic', 'Basic !!!', 'Basic Og==', 'Basic OmE=', 'Basic JXp6OmE=', 'Bearer x'), 10),
   });
   await fuzz(t, 'token endpoint', 0.15, arb, async (c) => {
     if (c.endpoint !== 'token') {
@@ -648,7 +650,11 @@ test('the token endpoint, discovery and JWKS: random forms, tenants, content typ
       client_credentials: { grant_type: 'client_credentials', client_id: DEMO.clientId, client_secret: DEMO.clientSecret, scope: `${PC_SCOPE}/.default` },
     };
     const params = new URLSearchParams(c.complete === null ? {} : complete[c.complete]);
-    for (const [k, v] of c.pairs) params.append(k, v);
+    // Each pair replaces the parameter (so a wrong password or secret lands on a complete grant) or repeats it.
+    for (const [k, v, replace] of c.pairs) {
+      if (replace) params.set(k, v);
+      else params.append(k, v);
+    }
     const headers: Record<string, string> = {};
     if (c.contentType !== undefined) headers['content-type'] = c.contentType;
     if (c.basic !== null) headers.authorization = `Basic ${Buffer.from(c.basic).toString('base64')}`;
@@ -697,7 +703,7 @@ test('a request whose connection a malformed pipelined request cut off still end
     const requestId = `cut-off-${method}`;
     const framing = body === '' ? '' : `Content-Type: application/json\r\nContent-Length: ${String(body.length)}\r\n`;
     const bytes = Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nMS-RequestId: ${requestId}\r\n${framing}\r\n${body}GARBAGE\x00\r\n\r\n`, 'latin1');
-    checkRawAnswer(bytes, await rawExchange(svc.baseUrl, bytes));
+    checkRawAnswer(bytes, await rawExchange(svc.baseUrl, bytes, { halfCloseAfterMs: 5000 }));
     const headers: Record<string, string> = { ...auth(), 'ms-requestid': requestId };
     if (body !== '') headers['content-type'] = JSON_TYPE;
     const repeat = await exchange({ method, path, headers, ...(body === '' ? {} : { body }) });
@@ -719,7 +725,7 @@ test('requests Node would answer by itself get the pipeline\'s answers: no Host,
   ];
   for (const [text, status] of cases) {
     const bytes = Buffer.from(text, 'latin1');
-    const a = await rawExchange(svc.baseUrl, bytes);
+    const a = await rawExchange(svc.baseUrl, bytes, { halfCloseAfterMs: 5000 });
     count(a.status === 0 ? 'closed' : String(a.status));
     checkRawAnswer(bytes, a);
     assert.equal(a.status, status, `${JSON.stringify(text.slice(0, 60))}: ${a.text}`);

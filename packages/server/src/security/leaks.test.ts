@@ -187,7 +187,7 @@ describe('answers and log lines of a running service', () => {
 
     // Answers the HTTP parser gives, on raw connections.
     for (const bytes of ['GET /healthz HTTP/1.1\r\nHost: x\r\nMS-RequestId: a\x01b\r\n\r\n', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ${'p'.repeat(20_000)}\r\n\r\n`, 'NOT HTTP\r\n\r\n']) {
-      const raw = await rawExchange(svc.baseUrl, Buffer.from(bytes, 'latin1'));
+      const raw = await rawExchange(svc.baseUrl, Buffer.from(bytes, 'latin1'), { halfCloseAfterMs: 5000 });
       assertNoLeak({ status: raw.status, headers: Object.fromEntries(raw.headers), text: raw.text }, [...secrets.values], `raw ${JSON.stringify(bytes.slice(0, 30))}`);
     }
   });
@@ -362,7 +362,7 @@ describe('security headers', () => {
     assert.equal(del.status, 204);
     assertSecurityHeaders(headerGetter(del.headers), 'DELETE 204', { tls: false });
     for (const bytes of ['GET /healthz HTTP/1.1\r\nHost: x\r\nMS-RequestId: a\x01b\r\n\r\n', 'NOT HTTP\r\n\r\n']) {
-      const raw = await rawExchange(svc.baseUrl, Buffer.from(bytes, 'latin1'));
+      const raw = await rawExchange(svc.baseUrl, Buffer.from(bytes, 'latin1'), { halfCloseAfterMs: 5000 });
       assert.equal(raw.status, 400);
       assertSecurityHeaders((n) => raw.headers.get(n), `parser error ${JSON.stringify(bytes.slice(0, 20))}`, { tls: false });
     }
