@@ -18,8 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { PartnerCenterAudience } from '@partnerkit/contract';
-import { databaseForDir, DEMO, DEMO_IDS, spawnServer, storeArgs, TEST_ENGINE, type ServerProcess } from './testing/harness.js';
+import { databaseForDir, demoAgentToken, DEMO_IDS, spawnServer, storeArgs, TEST_ENGINE, type ServerProcess } from './testing/harness.js';
 import { SQLITE_FILE } from './store/sqlite.js';
 
 const SEED = Number(process.env.PARTNERKIT_CRASH_SEED ?? 4242);
@@ -73,20 +72,6 @@ after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-async function token(baseUrl: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/${DEMO.tenantId}/oauth2/v2.0/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'password', client_id: DEMO.clientId, client_secret: DEMO.clientSecret, username: DEMO.username, password: DEMO.password,
-      scope: `${PartnerCenterAudience}/user_impersonation`,
-    }).toString(),
-  });
-  const body = (await res.json()) as { access_token?: string };
-  assert.equal(res.status, 200);
-  assert.ok(body.access_token);
-  return body.access_token;
-}
 
 /** Reads the test users and every customer-user audit record beside the service (no process has the store open). */
 async function readStore(dataDir: string): Promise<{ users: StoredUser[]; audit: StoredAudit[]; integrity?: string }> {
@@ -139,7 +124,7 @@ test(`kill -9 at random moments under concurrent load loses no acknowledged chan
     running.push(p);
     const health = await fetch(`${p.baseUrl}/healthz`);
     assert.equal(health.status, 200, `round ${String(round)}: healthy after the restart`);
-    const auth = `Bearer ${await token(p.baseUrl)}`;
+    const auth = `Bearer ${await demoAgentToken(p.baseUrl)}`;
     let killed = false;
 
     const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> } | undefined> => {
@@ -267,7 +252,7 @@ test(`kill -9 at random moments under concurrent load loses no acknowledged chan
   const p = await spawnServer(args);
   running.push(p);
   assert.equal((await fetch(`${p.baseUrl}/healthz`)).status, 200);
-  const auth = `Bearer ${await token(p.baseUrl)}`;
+  const auth = `Bearer ${await demoAgentToken(p.baseUrl)}`;
   const one = [...tracked.values()].find((t) => t.acked.state === 'active');
   assert.ok(one);
   const r = await fetch(`${p.baseUrl}${usersPath}/${one.id}`, { headers: { authorization: auth } });

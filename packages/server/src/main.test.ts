@@ -11,8 +11,7 @@ import { request as httpRequest } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PartnerCenterAudience } from '@partnerkit/contract';
-import { DEMO, DEMO_IDS, SERVER_MAIN, spawnServer, storeArgs, TEST_ENGINE, type ServerProcess } from './testing/harness.js';
+import { demoAgentToken, DEMO, DEMO_IDS, SERVER_MAIN, spawnServer, storeArgs, TEST_ENGINE, type ServerProcess } from './testing/harness.js';
 import { DEMO_SEED } from './seed/demo.js';
 
 const F = DEMO_IDS.fabrikam;
@@ -65,20 +64,6 @@ async function waitForOutput(p: ServerProcess, re: RegExp, timeoutMs = 5_000): P
   return p.output();
 }
 
-async function demoToken(baseUrl: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/${DEMO.tenantId}/oauth2/v2.0/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'password', client_id: DEMO.clientId, client_secret: DEMO.clientSecret, username: DEMO.username, password: DEMO.password,
-      scope: `${PartnerCenterAudience}/user_impersonation`,
-    }).toString(),
-  });
-  const body = (await res.json()) as { access_token?: string };
-  assert.equal(res.status, 200);
-  assert.ok(body.access_token);
-  return body.access_token;
-}
 
 interface Answer {
   status: number;
@@ -170,7 +155,7 @@ describe('a running server', () => {
     assert.deepEqual(await health.json(), { status: 'ok' });
 
     // A PATCH whose headers and half its body are sent before SIGTERM, and the rest after: it is in flight.
-    const token = await demoToken(p.baseUrl);
+    const token = await demoAgentToken(p.baseUrl);
     const body = JSON.stringify({ displayName: 'Drained On SIGTERM' });
     const u = new URL(p.baseUrl);
     let sentAt = 0;
@@ -202,7 +187,7 @@ describe('a running server', () => {
 
     // the same --demo again: the demo is not loaded over the store, the change is kept
     const again = await start(['--port', '0', ...(await storeArgs(dataDir)), '--demo']);
-    const t2 = await demoToken(again.baseUrl);
+    const t2 = await demoAgentToken(again.baseUrl);
     const user = await api(again.baseUrl, t2, 'GET', `${usersPath}/${DEMO.userId}`);
     assert.equal(user.body.displayName, 'Drained On SIGTERM');
     again.proc.kill('SIGTERM');
@@ -216,7 +201,7 @@ describe('a running server', () => {
     await writeFile(seedFile, JSON.stringify(DEMO_SEED));
     const args = ['--port', '0', ...(await storeArgs(dataDir)), '--seed', seedFile];
     const p = await start(args);
-    const token = await demoToken(p.baseUrl);
+    const token = await demoAgentToken(p.baseUrl);
 
     /** Acknowledged results: user id → the last displayName a 2xx confirmed; and every (user, displayName) confirmed. */
     const lastAcked = new Map<string, string>();
@@ -267,7 +252,7 @@ describe('a running server', () => {
 
     const q = await start(args);
     try {
-      const t2 = await demoToken(q.baseUrl);
+      const t2 = await demoAgentToken(q.baseUrl);
       for (const [id, displayName] of lastAcked) {
         const u = await api(q.baseUrl, t2, 'GET', `${usersPath}/${id}`);
         assert.equal(u.status, 200, `user ${id} exists after the restart`);

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuditRecord, Collection, CustomerUser } from '@partnerkit/contract';
 import { hashSecret } from '../identity/passwords.js';
 import type { AuditRecordRow, UserRecord } from '../store/records.js';
-import { DEMO, DEMO_IDS, startTestService, type CallOptions, type CallResult, type TestService } from '../testing/harness.js';
+import { assertFault, DEMO, DEMO_IDS, startTestService, type CallOptions, type CallResult, type TestService } from '../testing/harness.js';
 
 const F = DEMO_IDS.fabrikam;
 const C = DEMO_IDS.contoso;
@@ -17,21 +17,7 @@ const DAY = 86_400_000;
 
 type AuditPage = Collection<AuditRecord>;
 
-interface FaultBody {
-  code: number;
-  data: unknown[];
-  source: string;
-}
 
-function assertFault(res: CallResult, status: number, code: number, property?: string): void {
-  assert.equal(res.status, status, `status: ${res.text}`);
-  const body = res.json as FaultBody;
-  assert.equal(body.code, code, `code: ${res.text}`);
-  assert.equal(body.source, 'PartnerFD');
-  if (property !== undefined) {
-    assert.ok(body.data.some((d) => typeof d === 'object' && d !== null && (d as { property?: unknown }).property === property), `data names ${property}: ${res.text}`);
-  }
-}
 
 const ymd = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 const strongPassword = (): string => `Au-${randomUUID().slice(0, 8)}-Xy7!`;

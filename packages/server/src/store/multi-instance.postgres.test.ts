@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { PartnerCenterAudience } from '@partnerkit/contract';
-import { DEMO, DEMO_IDS, createTestDatabase, spawnServer, TEST_POSTGRES_URL, type ServerProcess, type TestDatabase } from '../testing/harness.js';
+import { demoAgentToken, DEMO, DEMO_IDS, createTestDatabase, spawnServer, TEST_POSTGRES_URL, type ServerProcess, type TestDatabase } from '../testing/harness.js';
 
 const F = DEMO_IDS.fabrikam;
 const usersPath = `/v1/customers/${F.customerId}/users`;
@@ -49,20 +49,6 @@ async function call(baseUrl: string, token: string | undefined, method: string, 
   return { status: res.status, headers: res.headers, text, body: parsed };
 }
 
-async function tokenFrom(baseUrl: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/${DEMO.tenantId}/oauth2/v2.0/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'password', client_id: DEMO.clientId, client_secret: DEMO.clientSecret, username: DEMO.username, password: DEMO.password,
-      scope: `${PartnerCenterAudience}/user_impersonation`,
-    }).toString(),
-  });
-  const body = (await res.json()) as { access_token?: string };
-  assert.equal(res.status, 200, JSON.stringify(body));
-  assert.ok(body.access_token);
-  return body.access_token;
-}
 
 const kidOf = (token: string): string => (JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString()) as { kid: string }).kid;
 
@@ -198,7 +184,7 @@ describe('three instances on one database', () => {
   });
 
   test('a token from one instance’s token endpoint is accepted by the others', async () => {
-    for (const base of [A, B, C]) tokens.set(base, await tokenFrom(base));
+    for (const base of [A, B, C]) tokens.set(base, await demoAgentToken(base));
     assert.equal(new Set([A, B, C].map((b) => kidOf(token(b)))).size, 1, 'every instance signs with the one key in the store');
     for (const issuer of [A, B, C]) {
       for (const base of [A, B, C]) {
@@ -319,7 +305,7 @@ describe('three instances on one database', () => {
   test('key rotation: an instance started with --rotate-signing-key signs with a new key; the others accept it, and tokens of the previous key stay valid everywhere', async () => {
     const D = (await start(db.url, ['--rotate-signing-key'])).baseUrl;
     const old = token(A);
-    const fresh = await tokenFrom(D);
+    const fresh = await demoAgentToken(D);
     assert.notEqual(kidOf(fresh), kidOf(old));
     const keys = await query<{ kid: string; retired_at: string | null }>('select kid, retired_at from signing_keys order by created_at');
     assert.deepEqual(keys.map((k) => k.kid), [kidOf(old), kidOf(fresh)]);
@@ -338,7 +324,7 @@ describe('three instances on one database', () => {
     assert.deepEqual((jwks.body.keys as { kid: string }[]).map((k) => k.kid).sort(), [kidOf(old), kidOf(fresh)].sort());
     // an instance that has not reloaded yet may still sign with the previous key (for up to a minute): its tokens
     // are accepted everywhere, since that key is within its grace
-    const fromA = await tokenFrom(A);
+    const fromA = await demoAgentToken(A);
     assert.equal((await call(D, fromA, 'GET', userPath(F.users.ordinary))).status, 200);
   });
 
@@ -350,7 +336,7 @@ describe('three instances on one database', () => {
     viaProxy.host = `127.0.0.1:${String(proxy.port)}`;
     const p = await start(viaProxy.toString());
     const E = p.baseUrl;
-    const t = await tokenFrom(E);
+    const t = await demoAgentToken(E);
     assert.equal((await call(E, t, 'GET', userPath(F.users.ordinary))).status, 200);
 
     // Requests in flight when the connection is cut: each is answered (200 if it finished first, else 503), and

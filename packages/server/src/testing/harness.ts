@@ -10,6 +10,7 @@
  * except that a service started on a given `dataDir` gets the schema of that directory, so a restart on the same
  * directory finds its data.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -290,16 +291,7 @@ export async function startTestService(opts: StartTestOptions = {}): Promise<Tes
     return { status: res.status, headers: res.headers, text, json: json as T };
   }
 
-  async function token(form: Record<string, string>, tenant: string): Promise<string> {
-    const res = await fetch(`${baseUrl}/${tenant}/oauth2/v2.0/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(form).toString(),
-    });
-    const body = (await res.json()) as { access_token?: string; error_description?: string };
-    if (res.status !== 200 || body.access_token === undefined) throw new Error(`token request failed: ${String(res.status)} ${body.error_description ?? ''}`);
-    return body.access_token;
-  }
+  const token = (form: Record<string, string>, tenant: string): Promise<string> => tokenRequest(baseUrl, form, tenant);
 
   return {
     baseUrl,
@@ -344,6 +336,48 @@ export async function startTestService(opts: StartTestOptions = {}): Promise<Tes
       }
     },
   };
+}
+
+/** Posts a token request to a service's token endpoint and returns the access token (throws on any failure). */
+export async function tokenRequest(baseUrl: string, form: Record<string, string>, tenant: string = DEMO.tenantId): Promise<string> {
+  const res = await fetch(`${baseUrl}/${tenant}/oauth2/v2.0/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
+  const body = (await res.json()) as { access_token?: string; error_description?: string };
+  if (res.status !== 200 || body.access_token === undefined) throw new Error(`token request failed: ${String(res.status)} ${body.error_description ?? ''}`);
+  return body.access_token;
+}
+
+/** An App+User token of the demo agent from any running service (a child process, another instance). */
+export const demoAgentToken = (baseUrl: string): Promise<string> =>
+  tokenRequest(baseUrl, {
+    grant_type: 'password', client_id: DEMO.clientId, client_secret: DEMO.clientSecret, username: DEMO.username, password: DEMO.password,
+    scope: `${PartnerCenterAudience}/user_impersonation`,
+  });
+
+/** Partner Center's error body. */
+export interface FaultBody {
+  code: number;
+  description: string;
+  data: unknown[];
+  source: string;
+}
+
+/** Asserts a Partner Center error answer; when `property` is given, one `data` entry must name it. */
+export function assertFault(res: CallResult, status: number, code: number, property?: string): FaultBody {
+  assert.equal(res.status, status, `status: ${res.text}`);
+  const body = res.json as FaultBody;
+  assert.equal(body.code, code, `code: ${res.text}`);
+  assert.equal(body.source, 'PartnerFD');
+  assert.equal(typeof body.description, 'string');
+  assert.ok(Array.isArray(body.data));
+  if (property !== undefined) {
+    const named = body.data.some((d) => typeof d === 'object' && d !== null && (d as { property?: unknown }).property === property);
+    assert.ok(named, `data names ${property}: ${res.text}`);
+  }
+  return body;
 }
 
 /** The built executable (run `npm run build` first; `npm test` does). */

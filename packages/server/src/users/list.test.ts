@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Collection, Customer, CustomerUser } from '@partnerkit/contract';
 import { hashSecret } from '../identity/passwords.js';
 import type { UserRecord } from '../store/records.js';
-import { DEMO_IDS, startTestService, type CallOptions, type CallResult, type TestService } from '../testing/harness.js';
+import { assertFault, DEMO_IDS, startTestService, type CallOptions, type CallResult, type TestService } from '../testing/harness.js';
 
 const F = DEMO_IDS.fabrikam;
 const CID = F.customerId;
@@ -20,21 +20,7 @@ const DELETED_FILTER = JSON.stringify({ Field: 'UserState', Value: 'Inactive', O
 
 type UserPage = Collection<CustomerUser>;
 
-interface FaultBody {
-  code: number;
-  data: unknown[];
-  source: string;
-}
 
-function assertFault(res: CallResult, status: number, code: number, property?: string): void {
-  assert.equal(res.status, status, `status: ${res.text}`);
-  const body = res.json as FaultBody;
-  assert.equal(body.code, code, `code: ${res.text}`);
-  assert.equal(body.source, 'PartnerFD');
-  if (property !== undefined) {
-    assert.ok(body.data.some((d) => typeof d === 'object' && d !== null && (d as { property?: unknown }).property === property), `data names ${property}: ${res.text}`);
-  }
-}
 
 /** Checks the envelope of one page: totalCount is this page's count, objectType Collection, self link. */
 function assertPage(page: UserPage | Collection<Customer>): void {

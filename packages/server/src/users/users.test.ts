@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Collection, CustomerUser } from '@partnerkit/contract';
 import { hashSecret, verifySecret } from '../identity/passwords.js';
 import type { UserRecord } from '../store/records.js';
-import { DEMO, DEMO_IDS, startTestService, type CallOptions, type CallResult, type TestService } from '../testing/harness.js';
+import { assertFault, DEMO, DEMO_IDS, startTestService, type FaultBody, type CallOptions, type CallResult, type TestService } from '../testing/harness.js';
 
 const F = DEMO_IDS.fabrikam;
 const C = DEMO_IDS.contoso;
@@ -24,27 +24,8 @@ const DELETED_FILTER_STATUS = JSON.stringify({ Field: 'UserStatus', Value: 'Inac
 const usersPath = (cid: string = CID): string => `/v1/customers/${cid}/users`;
 const userPath = (uid: string, cid: string = CID): string => `/v1/customers/${cid}/users/${uid}`;
 
-interface FaultBody {
-  code: number;
-  description: string;
-  data: unknown[];
-  source: string;
-}
 
 /** Asserts an ApiFault answer; when `property` is given, one `data` entry must name it. */
-function assertFault(res: CallResult, status: number, code: number, property?: string): FaultBody {
-  assert.equal(res.status, status, `status: ${res.text}`);
-  const body = res.json as FaultBody;
-  assert.equal(body.code, code, `code: ${res.text}`);
-  assert.equal(body.source, 'PartnerFD');
-  assert.equal(typeof body.description, 'string');
-  assert.ok(Array.isArray(body.data));
-  if (property !== undefined) {
-    const named = body.data.some((d) => typeof d === 'object' && d !== null && (d as { property?: unknown }).property === property);
-    assert.ok(named, `data names ${property}: ${res.text}`);
-  }
-  return body;
-}
 
 /** The service, a demo agent token (User Administrator + Directory Writers + Directory Readers on Fabrikam) and helpers. */
 interface Ctx {
