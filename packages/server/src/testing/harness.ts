@@ -17,6 +17,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { SignJWT, type JWTPayload } from 'jose';
 import { PartnerCenterAudience } from '@partnerkit/contract';
@@ -25,7 +26,7 @@ import { DEMO } from '../seed/demo.js';
 import type { SeedFile } from '../seed/format.js';
 import { startService, type RunningService, type StartOptions } from '../service.js';
 import { openPostgresStore } from '../store/postgres.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openSqliteStore, SQLITE_FILE } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 
 export { DEMO, DEMO_IDS } from '../seed/demo.js';
@@ -144,23 +145,38 @@ export async function storeArgs(dir: string, engine: TestEngine = TEST_ENGINE): 
   return ['--data-dir', dir, '--database-url', (await databaseForDir(dir)).url];
 }
 
-/** An empty store on the test engine (SQLite in memory, or a fresh PostgreSQL schema dropped on close). */
+/**
+ * An empty store on the test engine: SQLite in a temporary data directory (a file, as the service runs it: a
+ * writer and a reader connection), or a fresh PostgreSQL schema; removed on close.
+ */
 export async function openTestStore(engine: TestEngine = TEST_ENGINE): Promise<Store> {
-  if (engine === 'sqlite') return openSqliteStore({ dataDir: ':memory:', synchronous: 'normal' });
-  const db = await createTestSchema();
+  let remove: () => Promise<void>;
   let store: Store;
-  try {
-    store = await openPostgresStore({ url: db.url, poolSize: 5 });
-  } catch (err) {
-    await db.drop();
-    throw err;
+  if (engine === 'sqlite') {
+    const dir = await mkdtemp(join(tmpdir(), 'pk-store-'));
+    remove = () => rm(dir, { recursive: true, force: true });
+    try {
+      store = await openSqliteStore({ dataDir: dir, synchronous: 'normal' });
+    } catch (err) {
+      await remove();
+      throw err;
+    }
+  } else {
+    const db = await createTestSchema();
+    remove = () => db.drop();
+    try {
+      store = await openPostgresStore({ url: db.url, poolSize: 5 });
+    } catch (err) {
+      await remove();
+      throw err;
+    }
   }
   const close = store.close.bind(store);
   store.close = async () => {
     try {
       await close();
     } finally {
-      await db.drop();
+      await remove();
     }
   };
   return store;
@@ -172,6 +188,8 @@ export interface CallOptions {
   /** Sent as is (no JSON encoding). */
   rawBody?: string | Buffer;
   headers?: Record<string, string>;
+  /** Give up (throw) when the answer has not arrived within this many milliseconds. */
+  timeoutMs?: number;
 }
 
 export interface CallResult<T = unknown> {
@@ -271,26 +289,6 @@ export async function startTestService(opts: StartTestOptions = {}): Promise<Tes
   }
   const baseUrl = service.baseUrl;
 
-  async function call<T>(method: string, path: string, o: CallOptions = {}): Promise<CallResult<T>> {
-    const headers: Record<string, string> = { ...o.headers };
-    if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
-    let body: string | Buffer | undefined;
-    if (o.rawBody !== undefined) body = o.rawBody;
-    else if (o.body !== undefined) {
-      body = JSON.stringify(o.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(`${baseUrl}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, headers: res.headers, text, json: json as T };
-  }
-
   const token = (form: Record<string, string>, tenant: string): Promise<string> => tokenRequest(baseUrl, form, tenant);
 
   return {
@@ -300,7 +298,7 @@ export async function startTestService(opts: StartTestOptions = {}): Promise<Tes
     databaseUrl: url,
     store: service.store,
     service,
-    call,
+    call: (method, path, o) => httpCall(baseUrl, method, path, o),
     userToken: (t = {}) =>
       token(
         {
@@ -336,6 +334,32 @@ export async function startTestService(opts: StartTestOptions = {}): Promise<Tes
       }
     },
   };
+}
+
+/**
+ * Sends one request to a service at `baseUrl` (an in-process one, a child process) and reads the whole answer;
+ * a body is sent as JSON unless `rawBody` is given. With `timeoutMs`, an answer that takes longer throws.
+ */
+export async function httpCall<T = unknown>(baseUrl: string, method: string, path: string, o: CallOptions = {}): Promise<CallResult<T>> {
+  const headers: Record<string, string> = { ...o.headers };
+  if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
+  let body: string | Buffer | undefined;
+  if (o.rawBody !== undefined) body = o.rawBody;
+  else if (o.body !== undefined) {
+    body = JSON.stringify(o.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(`${baseUrl}${path}`, {
+    method, headers, ...(body !== undefined ? { body } : {}), ...(o.timeoutMs !== undefined ? { signal: AbortSignal.timeout(o.timeoutMs) } : {}),
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json: json as T };
 }
 
 /** Posts a token request to a service's token endpoint and returns the access token (throws on any failure). */
@@ -378,6 +402,16 @@ export function assertFault(res: CallResult, status: number, code: number, prope
     assert.ok(named, `data names ${property}: ${res.text}`);
   }
   return body;
+}
+
+/** `PRAGMA integrity_check` of the SQLite store in `dataDir`, opened read-only (`ok` when intact). */
+export function sqliteIntegrity(dataDir: string): string {
+  const db = new BetterSqlite3(join(dataDir, SQLITE_FILE), { readonly: true, fileMustExist: true });
+  try {
+    return (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
+  } finally {
+    db.close();
+  }
 }
 
 /** The built executable (run `npm run build` first; `npm test` does). */
