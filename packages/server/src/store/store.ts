@@ -2,7 +2,7 @@
  * The Store port and its one Kysely implementation (SQLite and PostgreSQL share the query code).
  * `StoreTx` holds the queries; `Store` adds transactions and lifecycle.
  */
-import { Kysely, Migrator, sql, type Selectable, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, sql, type QueryResult, type Selectable, type Transaction } from 'kysely';
 import { PartnerKitError } from '../errors.js';
 import type { Database, UsersTable } from './schema.js';
 import { isUniqueViolation } from './errors.js';
@@ -43,6 +43,60 @@ const holdsNul = (text: string): boolean => text.includes('\u0000');
 
 /** Escapes LIKE's wildcards (with `\` as the escape character). */
 const likeEscape = (v: string): string => v.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/**
+ * A statement of a hot path, run as fixed SQL text instead of being built and compiled by Kysely on every call
+ * (which cost more than running it). Written with `?` placeholders; PostgreSQL's `$n` are derived once.
+ */
+class FixedSql {
+  readonly sqlite: string;
+  readonly postgres: string;
+  constructor(text: string) {
+    this.sqlite = text;
+    let n = 0;
+    this.postgres = text.replace(/\?/g, () => `$${String(++n)}`);
+  }
+}
+
+/** The users columns a change writes (all but `id` and `seq`), in a fixed order. */
+const USER_WRITE_COLUMNS = [
+  'customer_id', 'upn', 'upn_lower', 'display_name', 'display_name_lower', 'first_name', 'last_name', 'usage_location',
+  'immutable_id', 'phone_number', 'password_hash', 'force_change_password', 'state', 'soft_deletion_time',
+  'user_domain_type', 'last_directory_sync_time',
+] as const satisfies readonly (keyof Omit<UsersTable, 'seq' | 'id'>)[];
+
+const AUDIT_COLUMNS = [
+  'id', 'partner_id', 'customer_id', 'customer_name', 'caller_upn', 'application_id', 'resource_type', 'old_value',
+  'new_value', 'operation_type', 'correlation_id', 'operation_date', 'operation_status', 'customized_data',
+] as const;
+
+const IDEMPOTENCY_COLUMNS = ['partner_id', 'request_id', 'fingerprint', 'status', 'headers', 'body', 'created_at', 'claim_id'] as const;
+
+const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+
+const SQL = {
+  customer: new FixedSql('select * from customers where id = ?'),
+  gdapGrants: new FixedSql(
+    'select r.id as rid, r.status, r.end_date_time, r.roles as rroles, a.roles as aroles from gdap_relationships as r ' +
+    'inner join gdap_assignments as a on a.relationship_id = r.id inner join group_members as m on m.group_id = a.group_id ' +
+    'where r.partner_id = ? and r.customer_id = ? and m.user_id = ?',
+  ),
+  user: new FixedSql('select * from users where id = ? and customer_id = ?'),
+  userForUpdate: new FixedSql('select * from users where id = ? and customer_id = ? for update'),
+  updateUser: new FixedSql(`update users set ${USER_WRITE_COLUMNS.map((c) => `${c} = ?`).join(', ')} where id = ?`),
+  insertAudit: new FixedSql(`insert into audit_records (${AUDIT_COLUMNS.join(', ')}) values (${placeholders(AUDIT_COLUMNS.length)})`),
+  getIdempotency: new FixedSql('select * from idempotency where partner_id = ? and request_id = ?'),
+  claimIdempotency: new FixedSql(
+    `insert into idempotency (${IDEMPOTENCY_COLUMNS.join(', ')}) values (${placeholders(IDEMPOTENCY_COLUMNS.length)}) ` +
+    'on conflict (partner_id, request_id) do nothing',
+  ),
+  completeIdempotency: new FixedSql(
+    'update idempotency set status = ?, headers = ?, body = ?, created_at = ? where partner_id = ? and request_id = ? and claim_id = ? and status = ?',
+  ),
+  releaseIdempotency: new FixedSql('delete from idempotency where partner_id = ? and request_id = ? and claim_id = ? and status = ?'),
+};
+
+const affected = (r: QueryResult<unknown>): number => Number(r.numAffectedRows ?? 0);
 
 function toUser(r: Selectable<UsersTable>): UserRecord {
   return {
@@ -96,6 +150,10 @@ export class StoreTx {
     protected readonly db: Executor,
     readonly dialect: Dialect,
   ) {}
+
+  private run<R>(q: FixedSql, parameters: readonly unknown[]): Promise<QueryResult<R>> {
+    return this.db.executeQuery<R>(CompiledQuery.raw(q[this.dialect], [...parameters]));
+  }
 
   // ---- partners, applications, partner users -------------------------------------------------------------
   async findPartner(tenantOrDomain: string): Promise<PartnerRecord | undefined> {
@@ -190,7 +248,7 @@ export class StoreTx {
 
   // ---- customers -----------------------------------------------------------------------------------------
   async getCustomer(customerId: string): Promise<CustomerRecord | undefined> {
-    const r = await this.db.selectFrom('customers').selectAll().where('id', '=', customerId.toLowerCase()).executeTakeFirst();
+    const r = (await this.run<Selectable<Database['customers']>>(SQL.customer, [customerId.toLowerCase()])).rows[0];
     return r && {
       id: r.id, partnerId: r.partner_id, commerceId: r.commerce_id, companyName: r.company_name, domain: r.domain,
       relationshipToPartner: r.relationship_to_partner, allowDelegatedAccess: r.allow_delegated_access === 1,
@@ -246,15 +304,9 @@ export class StoreTx {
   // ---- GDAP ----------------------------------------------------------------------------------------------
   /** Every access assignment on the customer's relationships with the partner whose group holds the partner user. */
   async gdapGrants(partnerId: string, customerId: string, partnerUserId: string): Promise<GdapGrant[]> {
-    const rows = await this.db
-      .selectFrom('gdap_relationships as r')
-      .innerJoin('gdap_assignments as a', 'a.relationship_id', 'r.id')
-      .innerJoin('group_members as m', 'm.group_id', 'a.group_id')
-      .select(['r.id as rid', 'r.status', 'r.end_date_time', 'r.roles as rroles', 'a.roles as aroles'])
-      .where('r.partner_id', '=', partnerId)
-      .where('r.customer_id', '=', customerId)
-      .where('m.user_id', '=', partnerUserId)
-      .execute();
+    const { rows } = await this.run<{ rid: string; status: string; end_date_time: string | null; rroles: string; aroles: string }>(
+      SQL.gdapGrants, [partnerId, customerId, partnerUserId],
+    );
     return rows.map((r) => ({
       relationshipId: r.rid, status: r.status, endDateTime: r.end_date_time,
       relationshipRoles: parseRoles(r.rroles), assignmentRoles: parseRoles(r.aroles),
@@ -282,12 +334,7 @@ export class StoreTx {
 
   // ---- customer users ------------------------------------------------------------------------------------
   async getUser(customerId: string, userId: string): Promise<UserRecord | undefined> {
-    const r = await this.db
-      .selectFrom('users')
-      .selectAll()
-      .where('id', '=', userId.toLowerCase())
-      .where('customer_id', '=', customerId)
-      .executeTakeFirst();
+    const r = (await this.run<Selectable<UsersTable>>(SQL.user, [userId.toLowerCase(), customerId])).rows[0];
     return r && toUser(r);
   }
   /**
@@ -296,13 +343,8 @@ export class StoreTx {
    * transactions run one at a time on its single connection.
    */
   async getUserForUpdate(customerId: string, userId: string): Promise<UserRecord | undefined> {
-    let q = this.db
-      .selectFrom('users')
-      .selectAll()
-      .where('id', '=', userId.toLowerCase())
-      .where('customer_id', '=', customerId);
-    if (this.dialect === 'postgres') q = q.forUpdate();
-    const r = await q.executeTakeFirst();
+    const q = this.dialect === 'postgres' ? SQL.userForUpdate : SQL.user;
+    const r = (await this.run<Selectable<UsersTable>>(q, [userId.toLowerCase(), customerId])).rows[0];
     return r && toUser(r);
   }
   async findUserByUpn(customerId: string, upn: string): Promise<UserRecord | undefined> {
@@ -323,9 +365,9 @@ export class StoreTx {
    * violates the unique index: that is 409 60009, as if the check had seen it.
    */
   async updateUser(u: UserRecord): Promise<void> {
-    const { id, ...cols } = userColumns(u);
+    const cols = userColumns(u);
     try {
-      await this.db.updateTable('users').set(cols).where('id', '=', id).execute();
+      await this.run(SQL.updateUser, [...USER_WRITE_COLUMNS.map((c) => cols[c]), cols.id]);
     } catch (err) {
       if (isUniqueViolation(err)) throw upnInUse();
       throw err;
@@ -409,15 +451,10 @@ export class StoreTx {
 
   // ---- audit ---------------------------------------------------------------------------------------------
   async insertAudit(a: AuditRecordRow): Promise<void> {
-    await this.db
-      .insertInto('audit_records')
-      .values({
-        id: a.id, partner_id: a.partnerId, customer_id: a.customerId, customer_name: a.customerName, caller_upn: a.callerUpn,
-        application_id: a.applicationId, resource_type: a.resourceType, old_value: a.oldValue, new_value: a.newValue,
-        operation_type: a.operationType, correlation_id: a.correlationId, operation_date: a.operationDate,
-        operation_status: a.operationStatus, customized_data: JSON.stringify(a.customizedData),
-      })
-      .execute();
+    await this.run(SQL.insertAudit, [
+      a.id, a.partnerId, a.customerId, a.customerName, a.callerUpn, a.applicationId, a.resourceType, a.oldValue, a.newValue,
+      a.operationType, a.correlationId, a.operationDate, a.operationStatus, JSON.stringify(a.customizedData),
+    ] satisfies unknown[] & { length: typeof AUDIT_COLUMNS.length });
   }
   async listAudit(q: AuditQuery): Promise<{ record: AuditRecordRow; seq: number }[]> {
     let query = this.db
@@ -451,12 +488,7 @@ export class StoreTx {
 
   // ---- idempotency ---------------------------------------------------------------------------------------
   async getIdempotency(partnerId: string, requestId: string): Promise<IdempotencyRecord | undefined> {
-    const r = await this.db
-      .selectFrom('idempotency')
-      .selectAll()
-      .where('partner_id', '=', partnerId)
-      .where('request_id', '=', requestId)
-      .executeTakeFirst();
+    const r = (await this.run<Selectable<Database['idempotency']>>(SQL.getIdempotency, [partnerId, requestId])).rows[0];
     return r && {
       partnerId: r.partner_id, requestId: r.request_id, fingerprint: r.fingerprint, status: r.status,
       headers: JSON.parse(r.headers) as Record<string, string>, body: r.body, createdAt: r.created_at, claimId: r.claim_id ?? null,
@@ -467,15 +499,8 @@ export class StoreTx {
    * claim inserted it: the caller owns the id until it completes or releases it.
    */
   async claimIdempotency(c: IdempotencyClaim): Promise<boolean> {
-    const r = await this.db
-      .insertInto('idempotency')
-      .values({
-        partner_id: c.partnerId, request_id: c.requestId, fingerprint: c.fingerprint, status: IDEMPOTENCY_PENDING,
-        headers: '{}', body: '', created_at: c.createdAt, claim_id: c.claimId,
-      })
-      .onConflict((oc) => oc.columns(['partner_id', 'request_id']).doNothing())
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+    const r = await this.run(SQL.claimIdempotency, [c.partnerId, c.requestId, c.fingerprint, IDEMPOTENCY_PENDING, '{}', '', c.createdAt, c.claimId]);
+    return affected(r) > 0;
   }
   /**
    * Takes over a record (an expired answer, or a pending claim whose owner died) as a new pending claim, only
@@ -495,25 +520,14 @@ export class StoreTx {
   }
   /** Turns this claim's pending record into the final answer; false when the claim is no longer held. */
   async completeIdempotency(claimId: string, i: Pick<IdempotencyRecord, 'partnerId' | 'requestId' | 'status' | 'headers' | 'body' | 'createdAt'>): Promise<boolean> {
-    const r = await this.db
-      .updateTable('idempotency')
-      .set({ status: i.status, headers: JSON.stringify(i.headers), body: i.body, created_at: i.createdAt })
-      .where('partner_id', '=', i.partnerId)
-      .where('request_id', '=', i.requestId)
-      .where('claim_id', '=', claimId)
-      .where('status', '=', IDEMPOTENCY_PENDING)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    const r = await this.run(SQL.completeIdempotency, [
+      i.status, JSON.stringify(i.headers), i.body, i.createdAt, i.partnerId, i.requestId, claimId, IDEMPOTENCY_PENDING,
+    ]);
+    return affected(r) > 0;
   }
   /** Removes this claim's record if it is still pending (the operation failed or recorded nothing). */
   async releaseIdempotency(partnerId: string, requestId: string, claimId: string): Promise<void> {
-    await this.db
-      .deleteFrom('idempotency')
-      .where('partner_id', '=', partnerId)
-      .where('request_id', '=', requestId)
-      .where('claim_id', '=', claimId)
-      .where('status', '=', IDEMPOTENCY_PENDING)
-      .execute();
+    await this.run(SQL.releaseIdempotency, [partnerId, requestId, claimId, IDEMPOTENCY_PENDING]);
   }
   async purgeIdempotency(before: number): Promise<void> {
     await this.db.deleteFrom('idempotency').where('created_at', '<', before).execute();
