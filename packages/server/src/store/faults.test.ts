@@ -11,10 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
-import { DEMO_IDS, SERVER_MAIN, startTestService, TEST_ENGINE, type TestService } from '../testing/harness.js';
+import { DEMO_IDS, SERVER_MAIN, sqliteIntegrity, startTestService, TEST_ENGINE, type TestService } from '../testing/harness.js';
 import { isStoreUnavailable } from './errors.js';
-import { SQLITE_FILE } from './sqlite.js';
 
 const F = DEMO_IDS.fabrikam;
 const userPath = `/v1/customers/${F.customerId}/users/${F.users.noah}`;
@@ -47,15 +45,6 @@ function fill(file: string): number {
     closeSync(fd);
   }
   return written;
-}
-
-function integrity(dataDir: string): string {
-  const db = new BetterSqlite3(join(dataDir, SQLITE_FILE), { readonly: true, fileMustExist: true });
-  try {
-    return (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
-  } finally {
-    db.close();
-  }
 }
 
 const probe = TEST_ENGINE === 'sqlite' ? mountTmpfs('1m') : { reason: 'SQLite only' };
@@ -121,7 +110,7 @@ describe('SQLite store on a faulty disk', { skip }, () => {
     assert.equal((await s.call<{ displayName: string }>('GET', userPath, { token })).json.displayName, 'After Space Was Freed');
     await s.close();
     services.splice(services.indexOf(s), 1);
-    assert.equal(integrity(dataDir), 'ok');
+    assert.equal(sqliteIntegrity(dataDir), 'ok');
   });
 
   test('a read-only data directory at start: the service refuses to start, says why, and leaves the database intact', async () => {
@@ -135,7 +124,7 @@ describe('SQLite store on a faulty disk', { skip }, () => {
     assert.doesNotMatch(r.stdout, /PartnerKit listening/);
     assert.match(r.stderr, /readonly|read-only|unable to open|cannot open/i);
     execFileSync('mount', ['-o', 'remount,rw', mnt]);
-    assert.equal(integrity(dataDir), 'ok');
+    assert.equal(sqliteIntegrity(dataDir), 'ok');
     const back = await startTestService({ dataDir, engine: 'sqlite' });
     services.push(back);
     const token = await back.userToken();
