@@ -2,7 +2,7 @@
  * Request context: MS-RequestId, MS-CorrelationId, MS-CV and X-Locale, established for every request and
  * echoed (or generated) on every response, errors included, with MS-ServerId.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { invalidInput, type PartnerKitError } from '../errors.js';
 
@@ -24,8 +24,11 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** A fresh correlation vector base, with its first increment. */
-export const newCv = (): string => `${randomBytes(12).toString('base64').replace(/=+$/, '')}.0`;
+/**
+ * A fresh correlation vector base (16 base64 characters; 90 of its 96 bits random), with its first increment. The bits come
+ * from a random UUID, which Node draws from a cached entropy pool (much cheaper than a `randomBytes` call each).
+ */
+export const newCv = (): string => `${Buffer.from(randomUUID().replace(/-/g, '').slice(0, 24), 'hex').toString('base64')}.0`;
 
 export function buildContext(req: FastifyRequest): RequestContext {
   let headerError: PartnerKitError | undefined;

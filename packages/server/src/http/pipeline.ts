@@ -3,7 +3,7 @@
  * context (ids, echoed on every response) → authenticate (bearer JWT; App+User or App-only) → throttle →
  * idempotency (replay of a repeated MS-RequestId) → route handler → error mapping.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PartnerKitError } from '../errors.js';
 import type { Actor } from '../actor.js';
 import type { Principal, TokenVerifier, UserPrincipal } from '../identity/principal.js';
@@ -36,6 +36,8 @@ export interface PipelineOptions {
 }
 
 const MUTATING = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
+/** Log levels at which info lines are written. */
+const INFO_ENABLED = new Set(['trace', 'debug', 'info']);
 
 /**
  * The bearer token sent, if any. A Bearer credential that is malformed (e.g. `Bearer a b`) is still a token
@@ -64,9 +66,12 @@ export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): v
 
   app.addHook('onRequest', async (req) => {
     req.ctx = buildContext(req);
-    req.log = req.log.child({ correlationId: req.ctx.correlationId, msRequestId: req.ctx.requestId });
-    // Fastify's own request logging is off (app.ts): these lines carry the ids. The query string is left out.
-    req.log.info({ method: req.method, path: req.url.split('?')[0] }, 'incoming request');
+    // Fastify's own request logging is off (app.ts): these lines carry the ids. The query string is left out. Below
+    // info, the request's logger is made only when a line is written (the error handler's).
+    if (INFO_ENABLED.has(req.log.level)) {
+      req.log = requestLogger(req);
+      req.log.info({ method: req.method, path: req.url.split('?')[0] }, 'incoming request');
+    }
     const mode = req.routeOptions.config.auth ?? 'none';
     if (mode === 'none') return;
     const token = bearer(req);
@@ -137,10 +142,24 @@ export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): v
 
   app.setErrorHandler(async (err: unknown, req, reply) => {
     const mapped = toErrorResponse(fromFramework(err));
-    if (mapped.status >= 500) req.log.error({ err }, 'request failed');
+    if (mapped.status >= 500) requestLogger(req).error({ err }, 'request failed');
     else req.log.info({ code: 'code' in mapped.body ? mapped.body.code : mapped.status }, 'request refused');
     return reply.code(mapped.status).headers(mapped.headers).send(mapped.body);
   });
+}
+
+const loggers = new WeakMap<FastifyRequest, FastifyBaseLogger>();
+
+/** The request's logger: every line carries its correlation and request ids. */
+function requestLogger(req: FastifyRequest): FastifyBaseLogger {
+  let log = loggers.get(req);
+  if (log === undefined) {
+    // req.ctx is null only when the request failed before onRequest ran.
+    const ctx = req.ctx as RequestContext | null;
+    log = ctx ? req.log.child({ correlationId: ctx.correlationId, msRequestId: ctx.requestId }) : req.log;
+    loggers.set(req, log);
+  }
+  return log;
 }
 
 /** The App+User caller of a route registered with `auth: 'user'`. */

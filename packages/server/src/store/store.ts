@@ -6,6 +6,7 @@ import { CompiledQuery, Kysely, Migrator, sql, type QueryResult, type Selectable
 import { PartnerKitError } from '../errors.js';
 import type { Database, UsersTable } from './schema.js';
 import { isUniqueViolation } from './errors.js';
+import { ReferenceCache } from './reference-cache.js';
 import { StaticMigrations, type Dialect } from './migrations.js';
 import type {
   ApplicationRecord,
@@ -146,10 +147,29 @@ const parseRoles = (json: string): string[] => {
 };
 
 export class StoreTx {
+  /** Set when this transaction wrote customers or GDAP data: the reference cache is emptied again after its commit. */
+  touchedReferences = false;
+
+  /**
+   * `references`: the store's cache of customers and GDAP grants; `read` when this executor reads through it (the
+   * store outside transactions), else it only empties it on writes.
+   */
   constructor(
     protected readonly db: Executor,
     readonly dialect: Dialect,
+    protected readonly references?: { cache: ReferenceCache; read: boolean },
   ) {}
+
+  /** Runs a write of customers or GDAP data, emptying the reference cache before and after it. */
+  private async changingReferences<T>(write: () => Promise<T>): Promise<T> {
+    this.touchedReferences = true;
+    this.references?.cache.clear();
+    try {
+      return await write();
+    } finally {
+      this.references?.cache.clear();
+    }
+  }
 
   private run<R>(q: FixedSql, parameters: readonly unknown[]): Promise<QueryResult<R>> {
     return this.db.executeQuery<R>(CompiledQuery.raw(q[this.dialect], [...parameters]));
@@ -213,12 +233,14 @@ export class StoreTx {
       .onConflict((oc) => oc.doNothing())
       .execute();
   }
-  async insertGroupMember(groupId: string, userId: string): Promise<void> {
-    await this.db
-      .insertInto('group_members')
-      .values({ group_id: groupId.toLowerCase(), user_id: userId.toLowerCase() })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
+  insertGroupMember(groupId: string, userId: string): Promise<void> {
+    return this.changingReferences(async () => {
+      await this.db
+        .insertInto('group_members')
+        .values({ group_id: groupId.toLowerCase(), user_id: userId.toLowerCase() })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    });
   }
 
   // ---- refresh tokens ------------------------------------------------------------------------------------
@@ -247,12 +269,17 @@ export class StoreTx {
   }
 
   // ---- customers -----------------------------------------------------------------------------------------
-  async getCustomer(customerId: string): Promise<CustomerRecord | undefined> {
-    const r = (await this.run<Selectable<Database['customers']>>(SQL.customer, [customerId.toLowerCase()])).rows[0];
-    return r && {
+  getCustomer(customerId: string): Promise<CustomerRecord | undefined> {
+    const id = customerId.toLowerCase();
+    if (this.references?.read) return this.references.cache.get(`customer\n${id}`, () => this.loadCustomer(id));
+    return this.loadCustomer(id);
+  }
+  private async loadCustomer(id: string): Promise<CustomerRecord | undefined> {
+    const r = (await this.run<Selectable<Database['customers']>>(SQL.customer, [id])).rows[0];
+    return r && Object.freeze({
       id: r.id, partnerId: r.partner_id, commerceId: r.commerce_id, companyName: r.company_name, domain: r.domain,
       relationshipToPartner: r.relationship_to_partner, allowDelegatedAccess: r.allow_delegated_access === 1,
-    };
+    });
   }
   async listCustomers(
     partnerId: string,
@@ -278,16 +305,18 @@ export class StoreTx {
       },
     }));
   }
-  async insertCustomer(c: CustomerRecord): Promise<void> {
-    await this.db
-      .insertInto('customers')
-      .values({
-        id: c.id.toLowerCase(), partner_id: c.partnerId, commerce_id: c.commerceId, company_name: c.companyName,
-        domain: c.domain.toLowerCase(), relationship_to_partner: c.relationshipToPartner,
-        allow_delegated_access: c.allowDelegatedAccess ? 1 : 0,
-      })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
+  insertCustomer(c: CustomerRecord): Promise<void> {
+    return this.changingReferences(async () => {
+      await this.db
+        .insertInto('customers')
+        .values({
+          id: c.id.toLowerCase(), partner_id: c.partnerId, commerce_id: c.commerceId, company_name: c.companyName,
+          domain: c.domain.toLowerCase(), relationship_to_partner: c.relationshipToPartner,
+          allow_delegated_access: c.allowDelegatedAccess ? 1 : 0,
+        })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    });
   }
   async customerDomains(customerId: string): Promise<CustomerDomainRecord[]> {
     const rows = await this.db.selectFrom('customer_domains').selectAll().where('customer_id', '=', customerId).orderBy('name').execute();
@@ -303,33 +332,43 @@ export class StoreTx {
 
   // ---- GDAP ----------------------------------------------------------------------------------------------
   /** Every access assignment on the customer's relationships with the partner whose group holds the partner user. */
-  async gdapGrants(partnerId: string, customerId: string, partnerUserId: string): Promise<GdapGrant[]> {
+  gdapGrants(partnerId: string, customerId: string, partnerUserId: string): Promise<readonly GdapGrant[]> {
+    if (this.references?.read) {
+      return this.references.cache.get(`grants\n${partnerId}\n${customerId}\n${partnerUserId}`, () => this.loadGrants(partnerId, customerId, partnerUserId));
+    }
+    return this.loadGrants(partnerId, customerId, partnerUserId);
+  }
+  private async loadGrants(partnerId: string, customerId: string, partnerUserId: string): Promise<readonly GdapGrant[]> {
     const { rows } = await this.run<{ rid: string; status: string; end_date_time: string | null; rroles: string; aroles: string }>(
       SQL.gdapGrants, [partnerId, customerId, partnerUserId],
     );
-    return rows.map((r) => ({
+    return Object.freeze(rows.map((r) => Object.freeze({
       relationshipId: r.rid, status: r.status, endDateTime: r.end_date_time,
       relationshipRoles: parseRoles(r.rroles), assignmentRoles: parseRoles(r.aroles),
-    }));
+    })));
   }
-  async insertRelationship(rel: GdapRelationshipRecord): Promise<boolean> {
-    const r = await this.db
-      .insertInto('gdap_relationships')
-      .values({
-        id: rel.id.toLowerCase(), partner_id: rel.partnerId, customer_id: rel.customerId.toLowerCase(), display_name: rel.displayName,
-        status: rel.status, end_date_time: rel.endDateTime, roles: JSON.stringify(rel.roles),
-      })
-      .onConflict((oc) => oc.doNothing())
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  insertRelationship(rel: GdapRelationshipRecord): Promise<boolean> {
+    return this.changingReferences(async () => {
+      const r = await this.db
+        .insertInto('gdap_relationships')
+        .values({
+          id: rel.id.toLowerCase(), partner_id: rel.partnerId, customer_id: rel.customerId.toLowerCase(), display_name: rel.displayName,
+          status: rel.status, end_date_time: rel.endDateTime, roles: JSON.stringify(rel.roles),
+        })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+    });
   }
-  async insertAssignment(a: { id: string; relationshipId: string; groupId: string; roles: string[] }): Promise<boolean> {
-    const r = await this.db
-      .insertInto('gdap_assignments')
-      .values({ id: a.id, relationship_id: a.relationshipId.toLowerCase(), group_id: a.groupId.toLowerCase(), roles: JSON.stringify(a.roles) })
-      .onConflict((oc) => oc.doNothing())
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  insertAssignment(a: { id: string; relationshipId: string; groupId: string; roles: string[] }): Promise<boolean> {
+    return this.changingReferences(async () => {
+      const r = await this.db
+        .insertInto('gdap_assignments')
+        .values({ id: a.id, relationship_id: a.relationshipId.toLowerCase(), group_id: a.groupId.toLowerCase(), roles: JSON.stringify(a.roles) })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+    });
   }
 
   // ---- customer users ------------------------------------------------------------------------------------
@@ -646,17 +685,30 @@ export interface StoreEngine {
 }
 
 export class Store extends StoreTx {
+  private readonly cache: ReferenceCache;
+
   constructor(
     private readonly kysely: Kysely<Database>,
     dialect: Dialect,
     private readonly engine: StoreEngine = {},
+    cache: ReferenceCache = new ReferenceCache(),
   ) {
-    super(kysely, dialect);
+    super(kysely, dialect, { cache, read: true });
+    this.cache = cache;
   }
 
   /** Runs `fn` in one transaction: everything it writes commits together or not at all. */
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.kysely.transaction().execute((trx) => fn(new StoreTx(trx, this.dialect)));
+    let tx: StoreTx | undefined;
+    try {
+      return await this.kysely.transaction().execute((trx) => {
+        tx = new StoreTx(trx, this.dialect, { cache: this.cache, read: false });
+        return fn(tx);
+      });
+    } finally {
+      // What a read cached while the transaction ran may be older than what it committed.
+      if (tx?.touchedReferences) this.cache.clear();
+    }
   }
 
   /** Runs `fn` holding the startup lock (see `StoreEngine.exclusive`); SQLite has one process and needs none. */
