@@ -10,7 +10,7 @@ import { CustomerService } from './customers/service.js';
 import { customerRoutes } from './customers/routes.js';
 import { PartnerKitError } from './errors.js';
 import { IdempotencyGuard } from './http/idempotency.js';
-import { clientErrorHandler, frameworkErrorHandler, logSafeError } from './http/errors.js';
+import { clientErrorHandler, ConnectionRequests, frameworkErrorHandler, logSafeError } from './http/errors.js';
 import { registerPipeline, sendJson } from './http/pipeline.js';
 import { registerSecurityHeaders } from './http/security-headers.js';
 import { Throttle } from './http/throttle.js';
@@ -21,6 +21,8 @@ import { userRoutes } from './users/routes.js';
 import { RoleService, roleRoutes } from './roles/routes.js';
 
 export const BODY_LIMIT = 1024 * 1024;
+/** Node's default time limit for receiving a request's headers. */
+const NODE_HEADERS_TIMEOUT = 60_000;
 /** Deepest nesting of arrays and objects accepted in a JSON body: the default MaxDepth of System.Text.Json and Json.NET. */
 export const MAX_JSON_DEPTH = 64;
 
@@ -67,6 +69,18 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
     level: config.logLevel,
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.body', 'res.headers["set-cookie"]'], censor: '[redacted]' },
   };
+  // A client that sends its request slower than this (headers and body; a body trickled or never sent) is answered
+  // 408 by `clientErrorHandler` and its connection closed; once the request is received, no deadline applies to the
+  // answer. Node's `headersTimeout` (60 s) must not exceed it: Node would swap the two and give the whole request 60 s.
+  // Node checks the deadlines every `connectionsCheckingInterval` (30 s by default, which could double the limit):
+  // every second here.
+  const requestTimeout = config.requestTimeoutSeconds * 1000;
+  const timeouts = {
+    requestTimeout,
+    headersTimeout: requestTimeout > 0 ? Math.min(NODE_HEADERS_TIMEOUT, requestTimeout) : NODE_HEADERS_TIMEOUT,
+    connectionsCheckingInterval: 1000,
+  };
+  const requests = new ConnectionRequests();
   const app = Fastify({
     // Errors are logged without stack traces, file paths or store internals, whoever configured the logger.
     logger: typeof logger === 'object' ? { ...logger, serializers: { ...logger.serializers, err: logSafeError } } : logger,
@@ -80,13 +94,15 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     frameworkErrors: frameworkErrorHandler(config.serverId),
-    clientErrorHandler: clientErrorHandler(config.serverId),
+    clientErrorHandler: clientErrorHandler(config.serverId, requests),
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // Node would answer an HTTP/1.1 request without Host itself, with a bare 400: the pipeline answers it instead.
-    http: { requireHostHeader: false },
-    ...(parts.https ? { https: { ...parts.https, requireHostHeader: false } } : {}),
+    http: { requireHostHeader: false, ...timeouts },
+    ...(parts.https ? { https: { ...parts.https, requireHostHeader: false, ...timeouts } } : {}),
+    requestTimeout,
   });
+  requests.watch(app.server);
   // Node would answer an Expect other than 100-continue itself, with a bare 417: the request is served as if it had
   // none (RFC 9110 §10.1.1 allows either).
   app.server.on('checkExpectation', (req, res) => {

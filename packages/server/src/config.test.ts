@@ -30,6 +30,7 @@ describe('defaults', () => {
     assert.equal(config.throttle, undefined);
     assert.equal(config.userRetentionDays, 30);
     assert.equal(config.logLevel, 'info');
+    assert.equal(config.requestTimeoutSeconds, 30);
   });
 
   test('unrelated environment variables are ignored', () => {
@@ -44,21 +45,21 @@ describe('every flag of section 4', () => {
       '--seed', 'seed.yaml', '--demo', '--tls-cert', 'cert.pem', '--tls-key', 'key.pem', '--no-require-mfa',
       '--throttle', '500/60s', '--user-retention-days', '7', '--log-level', 'debug',
       '--public-url', 'https://pk.example/', '--sqlite-synchronous', 'full', '--server-id', 'PK42',
-      '--database-pool-size', '25', '--rotate-signing-key',
+      '--database-pool-size', '25', '--rotate-signing-key', '--request-timeout', '90',
     ];
     const a = parse(argv).config;
     const b = parse([
       '--host=0.0.0.0', '--port=0', '--data-dir=:memory:', '--database-url=postgres://u@db/pk', '--seed=seed.yaml', '--demo=true',
       '--tls-cert=cert.pem', '--tls-key=key.pem', '--require-mfa=false', '--throttle=500/60s', '--user-retention-days=7',
       '--log-level=debug', '--public-url=https://pk.example/', '--sqlite-synchronous=full', '--server-id=PK42',
-      '--database-pool-size=25', '--rotate-signing-key=true',
+      '--database-pool-size=25', '--rotate-signing-key=true', '--request-timeout=90',
     ]).config;
     for (const c of [a, b]) {
       assert.deepEqual(c, {
         host: '0.0.0.0', port: 0, dataDir: ':memory:', databaseUrl: 'postgres://u@db/pk', seedFile: 'seed.yaml', demo: true,
         tlsCert: 'cert.pem', tlsKey: 'key.pem', requireMfa: false, throttle: { limit: 500, windowMs: 60_000 },
         userRetentionDays: 7, logLevel: 'debug', publicUrl: 'https://pk.example', sqliteSynchronous: 'full', serverId: 'PK42',
-        databasePoolSize: 25, rotateSigningKey: true,
+        databasePoolSize: 25, rotateSigningKey: true, requestTimeoutSeconds: 90,
       });
     }
   });
@@ -93,6 +94,12 @@ describe('every flag of section 4', () => {
     assert.equal(parse(['--throttle', '500/60s', '--throttle', 'off']).config.throttle, undefined);
   });
 
+  test('--request-timeout in whole seconds from 0 (no limit) to 3600', () => {
+    assert.equal(parse(['--request-timeout', '0']).config.requestTimeoutSeconds, 0);
+    assert.equal(parse(['--request-timeout', '1']).config.requestTimeoutSeconds, 1);
+    assert.equal(parse(['--request-timeout', '3600']).config.requestTimeoutSeconds, 3600);
+  });
+
   test('every log level of pino', () => {
     for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) {
       assert.equal(parse(['--log-level', level]).config.logLevel, level);
@@ -103,7 +110,7 @@ describe('every flag of section 4', () => {
     assert.equal(parse(['--help']).help, true);
     assert.equal(parse(['-h']).help, true);
     assert.equal(parse(['--port', '1', '-h']).help, true);
-    for (const flag of ['--host', '--port', '--data-dir', '--database-url', '--database-pool-size', '--rotate-signing-key', '--seed', '--demo', '--tls-cert', '--tls-key', '--require-mfa', '--no-require-mfa', '--throttle', '--user-retention-days', '--log-level']) {
+    for (const flag of ['--host', '--port', '--data-dir', '--database-url', '--database-pool-size', '--rotate-signing-key', '--seed', '--demo', '--tls-cert', '--tls-key', '--require-mfa', '--no-require-mfa', '--throttle', '--user-retention-days', '--log-level', '--request-timeout']) {
       assert.ok(USAGE.includes(flag), `usage lists ${flag}`);
     }
   });
@@ -116,13 +123,13 @@ describe('environment twins', () => {
       PARTNERKIT_SEED: '/etc/pk/seed.json', PARTNERKIT_DEMO: 'true', PARTNERKIT_TLS_CERT: 'c.pem', PARTNERKIT_TLS_KEY: 'k.pem',
       PARTNERKIT_REQUIRE_MFA: 'false', PARTNERKIT_THROTTLE: '100/10s', PARTNERKIT_USER_RETENTION_DAYS: '1',
       PARTNERKIT_LOG_LEVEL: 'warn', PARTNERKIT_PUBLIC_URL: 'http://h:1', PARTNERKIT_SQLITE_SYNCHRONOUS: 'FULL', PARTNERKIT_SERVER_ID: 'S1',
-      PARTNERKIT_DATABASE_POOL_SIZE: '4', PARTNERKIT_ROTATE_SIGNING_KEY: 'yes',
+      PARTNERKIT_DATABASE_POOL_SIZE: '4', PARTNERKIT_ROTATE_SIGNING_KEY: 'yes', PARTNERKIT_REQUEST_TIMEOUT: '0',
     });
     assert.deepEqual(config, {
       host: '::', port: 9090, dataDir: '/var/pk', databaseUrl: 'postgres://x', seedFile: '/etc/pk/seed.json', demo: true,
       tlsCert: 'c.pem', tlsKey: 'k.pem', requireMfa: false, throttle: { limit: 100, windowMs: 10_000 }, userRetentionDays: 1,
       logLevel: 'warn', publicUrl: 'http://h:1', sqliteSynchronous: 'full', serverId: 'S1',
-      databasePoolSize: 4, rotateSigningKey: true,
+      databasePoolSize: 4, rotateSigningKey: true, requestTimeoutSeconds: 0,
     });
   });
 
@@ -134,13 +141,14 @@ describe('environment twins', () => {
   });
 
   test('flags beat their environment twins', () => {
-    const env = { PARTNERKIT_PORT: '9090', PARTNERKIT_DEMO: 'true', PARTNERKIT_REQUIRE_MFA: 'false', PARTNERKIT_THROTTLE: '1/1s', PARTNERKIT_LOG_LEVEL: 'trace', PARTNERKIT_HOST: '0.0.0.0' };
-    const { config } = parse(['--port', '0', '--no-demo', '--require-mfa', '--throttle', 'off', '--log-level', 'error'], env);
+    const env = { PARTNERKIT_PORT: '9090', PARTNERKIT_DEMO: 'true', PARTNERKIT_REQUIRE_MFA: 'false', PARTNERKIT_THROTTLE: '1/1s', PARTNERKIT_LOG_LEVEL: 'trace', PARTNERKIT_HOST: '0.0.0.0', PARTNERKIT_REQUEST_TIMEOUT: '5' };
+    const { config } = parse(['--port', '0', '--no-demo', '--require-mfa', '--throttle', 'off', '--log-level', 'error', '--request-timeout', '0'], env);
     assert.equal(config.port, 0);
     assert.equal(config.demo, false);
     assert.equal(config.requireMfa, true);
     assert.equal(config.throttle, undefined);
     assert.equal(config.logLevel, 'error');
+    assert.equal(config.requestTimeoutSeconds, 0);
     assert.equal(config.host, '0.0.0.0', 'a twin without a flag still applies');
   });
 });
@@ -166,6 +174,10 @@ describe('bad values', () => {
       [['--database-url', '/var/pk.db'], /^--database-url: /],
       [['--database-pool-size', '0'], /^--database-pool-size: /],
       [['--database-pool-size', 'many'], /^--database-pool-size: /],
+      [['--request-timeout', '-1'], /^--request-timeout/],
+      [['--request-timeout', '1.5'], /^--request-timeout: .*"1.5"/],
+      [['--request-timeout', '30s'], /^--request-timeout: /],
+      [['--request-timeout', '3601'], /^--request-timeout: /],
       [['--demo=maybe'], /^--demo: /],
       [['--tls-cert', 'c.pem'], /--tls-cert and --tls-key/],
       [['--tls-key', 'k.pem'], /--tls-cert and --tls-key/],
@@ -174,7 +186,7 @@ describe('bad values', () => {
   });
 
   test('a flag without its value is refused, also when the next argument is another flag', () => {
-    for (const flag of ['--port', '--host', '--data-dir', '--seed', '--throttle', '--log-level']) {
+    for (const flag of ['--port', '--host', '--data-dir', '--seed', '--throttle', '--log-level', '--request-timeout']) {
       refused([flag], {}, new RegExp(`^${flag} needs a value`));
       refused([flag, '--demo'], {}, new RegExp(`^${flag} needs a value`));
     }
@@ -194,6 +206,7 @@ describe('bad values', () => {
     refused([], { PARTNERKIT_PORT: 'eighty' }, /^PARTNERKIT_PORT \(--port\): .*"eighty"/);
     refused([], { PARTNERKIT_THROTTLE: 'fast' }, /^PARTNERKIT_THROTTLE \(--throttle\): /);
     refused([], { PARTNERKIT_LOG_LEVEL: 'chatty' }, /^PARTNERKIT_LOG_LEVEL \(--log-level\): /);
+    refused([], { PARTNERKIT_REQUEST_TIMEOUT: 'never' }, /^PARTNERKIT_REQUEST_TIMEOUT \(--request-timeout\): .*"never"/);
     refused([], { PARTNERKIT_DEMO: 'maybe' }, /^PARTNERKIT_DEMO: /);
     refused([], { PARTNERKIT_REQUIRE_MFA: 'sometimes' }, /^PARTNERKIT_REQUIRE_MFA: /);
   });

@@ -36,6 +36,11 @@ export interface Config {
   sqliteSynchronous: SqliteSynchronous;
   /** Identifier sent in `MS-ServerId`. */
   serverId: string;
+  /**
+   * Longest time a client may take to send a whole request (headers and body), in seconds; a slower one is answered
+   * `408` and its connection closed. 0: no limit (Node's 60 s for the headers alone still holds).
+   */
+  requestTimeoutSeconds: number;
 }
 
 export const defaultConfig: Config = {
@@ -56,6 +61,7 @@ export const defaultConfig: Config = {
   publicUrl: undefined,
   sqliteSynchronous: 'normal',
   serverId: 'PK000001',
+  requestTimeoutSeconds: 30,
 };
 
 export class ConfigError extends Error {
@@ -131,6 +137,7 @@ const FLAGS: FlagSpec[] = [
     },
   },
   { flag: '--server-id', env: 'PARTNERKIT_SERVER_ID', kind: 'string', apply: (c, v) => { c.serverId = str(v); } },
+  { flag: '--request-timeout', env: 'PARTNERKIT_REQUEST_TIMEOUT', kind: 'number', apply: (c, v) => { c.requestTimeoutSeconds = int('--request-timeout', v, 0, 3600); } },
 ];
 
 export const USAGE = `Usage: partnerkit-server [options]
@@ -151,6 +158,7 @@ export const USAGE = `Usage: partnerkit-server [options]
   --public-url URL           base URL clients use (token issuer); default: the listen address
   --sqlite-synchronous MODE  normal|full (default normal; see docs/configuration.md)
   --server-id ID             value of the MS-ServerId header
+  --request-timeout SECONDS  longest time to receive a whole request, else 408 and close; 0 = no limit (default 30)
   -h, --help                 show this help
 
 Every flag has an environment twin: PARTNERKIT_<FLAG> (e.g. PARTNERKIT_PORT=0).

@@ -2,7 +2,7 @@
  * The one place where errors become Partner Center error bodies: `{code, description, data, source}`.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ErrorCodes, type ApiFault, type ThrottleBody } from '@partnerkit/contract';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
@@ -75,6 +75,11 @@ export function toErrorResponse(err: unknown): ErrorResponse {
 export function fromFramework(err: unknown): unknown {
   if (err instanceof PartnerKitError) return err;
   if (typeof err !== 'object' || err === null) return err;
+  // The client went away, or was cut off for sending too slowly, before its body arrived: nobody hears this answer,
+  // and Node's error for it (an ECONNRESET) must not read as a lost database connection (a logged 503).
+  if (err instanceof Error && err.message === 'aborted' && 'code' in err && err.code === 'ECONNRESET') {
+    return new PartnerKitError('invalidInput', 'Invalid request input: the request body was not received whole.');
+  }
   // The database is unreachable (an outage, a restart, a network cut): 503, and the client may retry at once.
   if (isStoreUnavailable(err)) return storeUnavailable();
   const code = 'code' in err && typeof err.code === 'string' ? err.code : '';
@@ -104,12 +109,41 @@ export function frameworkErrorHandler(serverId: string): (err: FastifyError, req
 }
 
 /**
- * Requests Node's HTTP parser refuses (a control character in a header, headers too large, a timeout) never reach
- * Fastify: this answers them in Partner Center's shape, with generated ids. Fastify's `clientErrorHandler` option.
+ * The request each connection is receiving, and its answer. A route may answer before the body has arrived (a
+ * missing token is refused before the body is read); Node then reads and drops the rest of the body, and an error
+ * of the parser or the request timeout meanwhile must not write a second answer nobody asked for after the first.
  */
-export function clientErrorHandler(serverId: string): (err: Error & { code?: string }, socket: Socket) => void {
+export class ConnectionRequests {
+  private readonly current = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
+
+  /** Follows the requests of `server` (and those it hands to `checkExpectation` listeners). */
+  watch(server: Server): void {
+    const track = (req: IncomingMessage, res: ServerResponse): void => {
+      this.current.set(req.socket, { req, res });
+    };
+    server.on('request', track);
+    server.on('checkExpectation', track);
+  }
+
+  /** True when the request `socket` is still receiving already has (the start of) its answer. */
+  answeredEarly(socket: Socket): boolean {
+    const c = this.current.get(socket);
+    return c !== undefined && !c.req.complete && c.res.headersSent;
+  }
+}
+
+/**
+ * Requests Node's HTTP parser refuses (a control character in a header, headers too large, a timeout) never reach
+ * Fastify: this answers them in Partner Center's shape, with generated ids, and closes the connection; a request
+ * that already has its answer (`requests`) gets no second one, only the close. Fastify's `clientErrorHandler` option.
+ */
+export function clientErrorHandler(serverId: string, requests?: ConnectionRequests): (err: Error & { code?: string }, socket: Socket) => void {
   return (err, socket) => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    if (requests?.answeredEarly(socket) === true) {
+      socket.destroy();
+      return;
+    }
     let status = 400;
     let description = 'Invalid request input: the request is not valid HTTP.';
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
