@@ -329,6 +329,7 @@ describe('IdempotencyGuard', () => {
   async function slowStore(): Promise<{ store: Store; guardStore: IdempotencyStore; close: () => Promise<void> }> {
     const store = await openTestStore();
     const guardStore: IdempotencyStore = {
+      sharedByProcesses: store.sharedByProcesses,
       claimIdempotency: (c) => store.claimIdempotency(c),
       takeOverIdempotency: (seen, c) => store.takeOverIdempotency(seen, c),
       releaseIdempotency: (p, r, c) => store.releaseIdempotency(p, r, c),
@@ -388,12 +389,47 @@ describe('IdempotencyGuard', () => {
     }
   });
 
+  test('on a store one process owns: no pending record; the answer is written by the transaction, replacing an expired one', async () => {
+    const { store, guardStore, close } = await slowStore();
+    try {
+      let clock = Date.now();
+      const own: IdempotencyStore = { ...guardStore, sharedByProcesses: false };
+      const guard = new IdempotencyGuard(own, () => clock);
+      const print = fingerprint('PATCH', '/v1/u/9', { displayName: 'y' });
+      const first = await guard.begin('p', 'r9', print);
+      assert.ok('ticket' in first);
+      assert.equal(await store.getIdempotency('p', 'r9'), undefined, 'nothing is written before the operation');
+      await store.transaction((tx) => guard.record(tx, first.ticket, 200, {}, '{"n":1}'));
+      await first.ticket.release(true);
+      const repeat = await guard.begin('p', 'r9', print);
+      assert.ok('replay' in repeat);
+      assert.equal(repeat.replay.body, '{"n":1}');
+      await assert.rejects(guard.begin('p', 'r9', fingerprint('DELETE', '/v1/u/9', undefined)), (err: unknown) => err instanceof Error && 'kind' in err && err.kind === 'requestIdReused');
+      // a failed run leaves nothing behind
+      const failed = await guard.begin('p', 'r10', print);
+      assert.ok('ticket' in failed);
+      await failed.ticket.release(false);
+      assert.equal(await store.getIdempotency('p', 'r10'), undefined);
+      // after the window, the id runs again and its new answer replaces the old one
+      clock += REPLAY_WINDOW_MS + 1;
+      const again = await guard.begin('p', 'r9', fingerprint('DELETE', '/v1/u/9', undefined));
+      assert.ok('ticket' in again);
+      await store.transaction((tx) => guard.record(tx, again.ticket, 204, {}, ''));
+      await again.ticket.release(true);
+      assert.equal((await store.getIdempotency('p', 'r9'))?.status, 204);
+    } finally {
+      await close();
+    }
+  });
+
   test('across instances (two guards on one store): a repeat waits for the pending first run, then replays; a stale claim is taken over', async () => {
     const { store, guardStore, close } = await slowStore();
     try {
       let clock = Date.now();
-      const a = new IdempotencyGuard(guardStore, () => clock);
-      const b = new IdempotencyGuard(guardStore, () => clock);
+      // Claims in the store, as on a store several processes share, whatever the test engine.
+      const shared: IdempotencyStore = { ...guardStore, sharedByProcesses: true };
+      const a = new IdempotencyGuard(shared, () => clock);
+      const b = new IdempotencyGuard(shared, () => clock);
       const print = fingerprint('PATCH', '/v1/u/2', { displayName: 'x' });
       const first = await a.begin('p', 'r2', print);
       assert.ok('ticket' in first);

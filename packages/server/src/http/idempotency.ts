@@ -32,7 +32,9 @@ export interface IdempotencyTicket {
 export type IdempotencyOutcome = { replay: IdempotencyRecord } | { ticket: IdempotencyTicket };
 
 /** The store queries the guard needs. */
-export type IdempotencyStore = Pick<Store, 'claimIdempotency' | 'getIdempotency' | 'takeOverIdempotency' | 'releaseIdempotency' | 'purgeIdempotency'>;
+export type IdempotencyStore = Pick<
+  Store, 'sharedByProcesses' | 'claimIdempotency' | 'getIdempotency' | 'takeOverIdempotency' | 'releaseIdempotency' | 'purgeIdempotency'
+>;
 
 export function fingerprint(method: string, url: string, body: unknown): string {
   return createHash('sha256').update(`${method} ${url}\n${body === undefined ? '' : JSON.stringify(body)}`).digest('base64url');
@@ -46,11 +48,15 @@ const reused = (): PartnerKitError =>
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The store is the source of truth, so this holds across instances on one database: the first request with an
- * id inserts a pending record (insert-if-absent) and owns the id; its operation's transaction turns that record
- * into the answer; a failed operation removes it. A repeat finds the answer (replay), a different request (409),
- * or a pending record with its own fingerprint: it polls until the answer is there or the record is gone (then
- * it claims the id itself). Within one process, repeats wait on the first in memory instead of polling.
+ * Within one process, a repeat waits in memory for the first request with its id. Across processes:
+ * - On a store several instances share (PostgreSQL), the store is the source of truth: the first request with an
+ *   id inserts a pending record (insert-if-absent) and owns the id; its operation's transaction turns that record
+ *   into the answer; a failed operation removes it. A repeat finds the answer (replay), a different request (409),
+ *   or a pending record with its own fingerprint: it polls until the answer is there or the record is gone (then
+ *   it claims the id itself).
+ * - On a store one process owns (SQLite, whose data directory is locked), the in-memory wait is the claim: a
+ *   request looks for a committed answer, and its operation's transaction writes the answer (insert or replace).
+ *   That saves a write and a commit per request.
  */
 export class IdempotencyGuard {
   private readonly inflight = new Map<string, Promise<void>>();
@@ -75,7 +81,7 @@ export class IdempotencyGuard {
       resolveDone();
     };
     try {
-      const outcome = await this.claim(partnerId, requestId, print);
+      const outcome = this.store.sharedByProcesses ? await this.claim(partnerId, requestId, print) : await this.lookUp(partnerId, requestId, print);
       if ('replay' in outcome) {
         finish();
         return outcome;
@@ -87,7 +93,7 @@ export class IdempotencyGuard {
         released = true;
         const wasRecorded = this.recorded.delete(claimId);
         try {
-          if (!(committed && wasRecorded)) await this.store.releaseIdempotency(partnerId, requestId, claimId);
+          if (this.store.sharedByProcesses && !(committed && wasRecorded)) await this.store.releaseIdempotency(partnerId, requestId, claimId);
         } catch {
           // The store is unreachable: the pending record is taken over once it is stale (STALE_CLAIM_MS).
         } finally {
@@ -99,6 +105,17 @@ export class IdempotencyGuard {
       finish();
       throw err;
     }
+  }
+
+  /** One process owns the store: the stored answer, if any (a different request with the id is refused). */
+  private async lookUp(partnerId: string, requestId: string, print: string): Promise<{ replay: IdempotencyRecord } | { claimId: string }> {
+    const stored = await this.store.getIdempotency(partnerId, requestId);
+    // A pending record (left by an older version that claimed in the store) or an expired answer is free to take.
+    if (stored && stored.status !== IDEMPOTENCY_PENDING && stored.createdAt > this.now() - REPLAY_WINDOW_MS) {
+      if (stored.fingerprint !== print) throw reused();
+      return { replay: stored };
+    }
+    return { claimId: randomUUID() };
   }
 
   private async claim(partnerId: string, requestId: string, print: string): Promise<{ replay: IdempotencyRecord } | { claimId: string }> {
@@ -130,9 +147,13 @@ export class IdempotencyGuard {
    * operation, which rolls back: the other request is the one that runs.
    */
   async record(tx: StoreTx, ticket: IdempotencyTicket, status: number, headers: Record<string, string>, body: string): Promise<void> {
-    const ok = await tx.completeIdempotency(ticket.claimId, {
-      partnerId: ticket.partnerId, requestId: ticket.requestId, status, headers, body, createdAt: this.now(),
-    });
+    const answer = { partnerId: ticket.partnerId, requestId: ticket.requestId, status, headers, body, createdAt: this.now() };
+    if (!this.store.sharedByProcesses) {
+      await tx.saveIdempotency({ ...answer, fingerprint: ticket.fingerprint, claimId: ticket.claimId });
+      this.recorded.add(ticket.claimId);
+      return;
+    }
+    const ok = await tx.completeIdempotency(ticket.claimId, answer);
     if (!ok) throw new PartnerKitError('unavailable', 'The request took too long and another attempt with its MS-RequestId took over. Try again.', { retryAfterSeconds: 1 });
     this.recorded.add(ticket.claimId);
   }

@@ -45,10 +45,13 @@ const INFO_ENABLED = new Set(['trace', 'debug', 'info']);
  */
 function bearer(req: FastifyRequest): string | undefined {
   const h = req.headers.authorization;
-  if (h === undefined) return undefined;
-  const m = /^Bearer(?:\s+([^]*?))?\s*$/i.exec(h);
-  const token = m?.[1];
-  return token === undefined || token === '' ? undefined : token;
+  // `Bearer`, in any case, then nothing but white space or white space and the token (which is trimmed). A plain
+  // scan: a regular expression costs a visible share of a request on a ~1 KB token.
+  if (h === undefined || h.length < 6 || h.slice(0, 6).toLowerCase() !== 'bearer') return undefined;
+  const rest = h.slice(6);
+  if (rest !== '' && rest.trimStart() === rest) return undefined;
+  const token = rest.trim();
+  return token === '' ? undefined : token;
 }
 
 export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): void {

@@ -248,6 +248,8 @@ export interface GroupCommitDriverOptions {
   /** A read-only connection to the same file for reads outside transactions; none for an in-memory database. */
   reader?: BetterSqlite3.Database;
   maxBatch?: number;
+  /** Called once both connections are closed (the data directory's lock is given back). */
+  onDestroy?: () => void;
 }
 
 export class GroupCommitDriver implements Driver {
@@ -321,8 +323,12 @@ export class GroupCommitDriver implements Driver {
 
   destroy(): Promise<void> {
     this.group.flush();
-    this.opts.reader?.close();
-    this.opts.writer.close();
+    try {
+      this.opts.reader?.close();
+      this.opts.writer.close();
+    } finally {
+      this.opts.onDestroy?.();
+    }
     return Promise.resolve();
   }
 }

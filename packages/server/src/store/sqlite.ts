@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely } from 'kysely';
+import { lockDataDir } from './dir-lock.js';
 import { GroupCommitDialect, GroupCommitDriver } from './sqlite-driver.js';
 import type { Database } from './schema.js';
 import { Store } from './store.js';
@@ -17,22 +18,38 @@ export const SQLITE_FILE = 'partnerkit.sqlite';
 
 export async function openSqliteStore(opts: SqliteOptions): Promise<Store> {
   let file = ':memory:';
+  let unlock = (): void => undefined;
   if (opts.dataDir !== ':memory:') {
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     file = join(opts.dataDir, SQLITE_FILE);
+    unlock = lockDataDir(opts.dataDir);
   }
-  const database = new BetterSqlite3(file);
-  database.pragma('journal_mode = WAL');
-  database.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-  database.pragma('foreign_keys = ON');
-  database.pragma('busy_timeout = 5000');
-  // Reads outside transactions go to a second, read-only connection, which sees committed data only (see
-  // sqlite-driver.ts); an in-memory database cannot have one.
-  const reader = file === ':memory:' ? undefined : new BetterSqlite3(file, { readonly: true, fileMustExist: true });
-  reader?.pragma('busy_timeout = 5000');
-  const driver = new GroupCommitDriver({ writer: database, ...(reader ? { reader } : {}) });
+  let writer: BetterSqlite3.Database | undefined;
+  let reader: BetterSqlite3.Database | undefined;
+  try {
+    writer = new BetterSqlite3(file);
+    writer.pragma('journal_mode = WAL');
+    writer.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    writer.pragma('foreign_keys = ON');
+    writer.pragma('busy_timeout = 5000');
+    // Reads outside transactions go to a second, read-only connection, which sees committed data only (see
+    // sqlite-driver.ts); an in-memory database cannot have one.
+    reader = file === ':memory:' ? undefined : new BetterSqlite3(file, { readonly: true, fileMustExist: true });
+    reader?.pragma('busy_timeout = 5000');
+  } catch (err) {
+    reader?.close();
+    writer?.close();
+    unlock();
+    throw err;
+  }
+  const driver = new GroupCommitDriver({ writer, ...(reader ? { reader } : {}), onDestroy: unlock });
   const kysely = new Kysely<Database>({ dialect: new GroupCommitDialect(driver) });
   const store = new Store(kysely, 'sqlite');
-  await store.migrate();
+  try {
+    await store.migrate();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   return store;
 }

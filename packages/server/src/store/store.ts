@@ -94,6 +94,11 @@ const SQL = {
   completeIdempotency: new FixedSql(
     'update idempotency set status = ?, headers = ?, body = ?, created_at = ? where partner_id = ? and request_id = ? and claim_id = ? and status = ?',
   ),
+  saveIdempotency: new FixedSql(
+    `insert into idempotency (${IDEMPOTENCY_COLUMNS.join(', ')}) values (${placeholders(IDEMPOTENCY_COLUMNS.length)}) ` +
+    'on conflict (partner_id, request_id) do update set fingerprint = excluded.fingerprint, status = excluded.status, ' +
+    'headers = excluded.headers, body = excluded.body, created_at = excluded.created_at, claim_id = excluded.claim_id',
+  ),
   releaseIdempotency: new FixedSql('delete from idempotency where partner_id = ? and request_id = ? and claim_id = ? and status = ?'),
 };
 
@@ -564,6 +569,12 @@ export class StoreTx {
     ]);
     return affected(r) > 0;
   }
+  /** Writes an answer, replacing any record of its id (for a store one process owns: see http/idempotency.ts). */
+  async saveIdempotency(i: Omit<IdempotencyRecord, 'claimId'> & { claimId: string }): Promise<void> {
+    await this.run(SQL.saveIdempotency, [
+      i.partnerId, i.requestId, i.fingerprint, i.status, JSON.stringify(i.headers), i.body, i.createdAt, i.claimId,
+    ] satisfies unknown[] & { length: typeof IDEMPOTENCY_COLUMNS.length });
+  }
   /** Removes this claim's record if it is still pending (the operation failed or recorded nothing). */
   async releaseIdempotency(partnerId: string, requestId: string, claimId: string): Promise<void> {
     await this.run(SQL.releaseIdempotency, [partnerId, requestId, claimId, IDEMPOTENCY_PENDING]);
@@ -695,6 +706,14 @@ export class Store extends StoreTx {
   ) {
     super(kysely, dialect, { cache, read: true });
     this.cache = cache;
+  }
+
+  /**
+   * True when several processes may use the store at once (PostgreSQL); SQLite's data directory belongs to one
+   * process (sqlite.ts locks it).
+   */
+  get sharedByProcesses(): boolean {
+    return this.dialect === 'postgres';
   }
 
   /** Runs `fn` in one transaction: everything it writes commits together or not at all. */
