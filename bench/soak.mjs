@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SERVER_ENV } from './lib/partnerkit.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SERVER_MAIN = join(ROOT, 'packages/server/dist/main.js');
@@ -44,7 +45,7 @@ const usersPath = `/v1/customers/${F.customerId}/users`;
 const dataDir = mkdtempSync(join(tmpdir(), 'partnerkit-soak-'));
 const args = [SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--demo', '--log-level', 'warn'];
 if (databaseUrl !== undefined) args.push('--database-url', databaseUrl);
-const server = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+const server = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...SERVER_ENV } });
 let output = '';
 server.stdout.on('data', (d) => (output += d.toString()));
 server.stderr.on('data', (d) => (output += d.toString()));

@@ -14,6 +14,11 @@ import { bulkUserRow, PG_BULK_INSERT, USER_COLUMNS } from './users.mjs';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SERVER_DIST = join(ROOT, 'packages/server/dist');
 export const SERVER_MAIN = join(SERVER_DIST, 'main.js');
+/**
+ * The environment the server runs with, as `npm start` and docs/configuration.md ("Memory") run it: glibc's malloc
+ * gives freed memory back to the system instead of keeping it after scrypt's 16 MiB buffers (see that section).
+ */
+export const SERVER_ENV = { MALLOC_TRIM_THRESHOLD_: '131072' };
 export const SQLITE_FILE = 'partnerkit.sqlite';
 /** Data sets of at least this many users are built once and cached under bench/.cache/. */
 export const CACHE_MIN_USERS = 100_000;
@@ -53,7 +58,7 @@ export async function startPartnerKit({ dataDir, databaseUrl, demo: withDemo = t
   if (withDemo) args.push('--demo');
   if (databaseUrl !== undefined) args.push('--database-url', databaseUrl);
   const t0 = performance.now();
-  const handle = startPinned(SERVER_CORE, process.execPath, args);
+  const handle = startPinned(SERVER_CORE, process.execPath, args, { env: SERVER_ENV });
   try {
     const m = await waitForOutput(handle, /PartnerKit listening on (\S+)/, timeoutMs);
     const baseUrl = m[1];
