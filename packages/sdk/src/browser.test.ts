@@ -38,9 +38,12 @@ let svc: TestService;
 let origin: string;
 let server: Server;
 let browser: Browser;
+/** What `before` started, closed in reverse order: a browser that fails to launch must not leave the rest running. */
+const started: (() => Promise<void>)[] = [];
 
 before(async () => {
   svc = await startTestService();
+  started.push(() => svc.close());
   server = createServer((req, res) => {
     void (async () => {
       const url = req.url ?? '/';
@@ -66,6 +69,7 @@ before(async () => {
     })().catch(() => res.writeHead(502).end());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  started.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const address = server.address();
   assert.ok(address !== null && typeof address === 'object');
   origin = `http://127.0.0.1:${String(address.port)}`;
@@ -74,12 +78,11 @@ before(async () => {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  started.push(() => browser.close());
 });
 
 after(async () => {
-  await browser.close();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  await svc.close();
+  for (const close of started.reverse()) await close();
 });
 
 test('in a real browser the SDK signs in, sends the seed PATCH, pages a list and maps an error', async () => {
