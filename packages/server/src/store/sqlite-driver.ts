@@ -200,14 +200,26 @@ class Connection implements DatabaseConnection {
     private readonly reader: Statements | undefined,
   ) {}
 
-  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    const { sql, parameters } = compiled;
-    if (this.inTransaction) return this.onWriter<R>(sql, parameters);
-    if (this.reader) {
-      const stmt = this.writer.statements.get(sql);
-      if (stmt.readonly) return run(this.reader.get(sql), parameters) as QueryResult<R>;
+  executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    return this.execute<R>(compiled.sql, compiled.parameters);
+  }
+
+  /** Runs SQL text on this connection: in its transaction, or outside any (a read at once, a write in its turn). */
+  execute<R>(sql: string, parameters: readonly unknown[]): Promise<QueryResult<R>> {
+    try {
+      if (this.inTransaction) return Promise.resolve(this.onWriter<R>(sql, parameters));
+      if (this.reader) {
+        const stmt = this.writer.statements.get(sql);
+        if (stmt.readonly) return Promise.resolve(run(this.reader.get(sql), parameters) as QueryResult<R>);
+      }
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    // A write (or, in memory, any statement) outside a transaction: a one-statement transaction of the batch.
+    return this.writeOutside<R>(sql, parameters);
+  }
+
+  /** A write (or, in memory, any statement) outside a transaction: a one-statement transaction of the batch. */
+  private async writeOutside<R>(sql: string, parameters: readonly unknown[]): Promise<QueryResult<R>> {
     await this.writer.takeTurn();
     let result: QueryResult<R>;
     try {
@@ -252,9 +264,13 @@ export interface GroupCommitDriverOptions {
   onDestroy?: () => void;
 }
 
+export type SqlRunner = (sql: string, parameters: readonly unknown[]) => Promise<QueryResult<unknown>>;
+
 export class GroupCommitDriver implements Driver {
   private readonly group: GroupCommit;
   private readonly reader: Statements | undefined;
+  /** The connection of the transaction that holds the writer's turn. */
+  private current: Connection | undefined;
 
   constructor(private readonly opts: GroupCommitDriverOptions) {
     this.group = new GroupCommit(new Statements(opts.writer), opts.maxBatch ?? MAX_BATCH);
@@ -267,6 +283,20 @@ export class GroupCommitDriver implements Driver {
 
   async init(): Promise<void> {
     // Both connections are open already.
+  }
+
+  /** Runs SQL text outside any transaction, as a query through Kysely would, without Kysely's plumbing. */
+  execute: SqlRunner = (sql, parameters) => new Connection(this.group, this.reader).execute(sql, parameters);
+
+  /**
+   * The runner of the transaction running now (call it inside the transaction's function: while that function
+   * runs, its transaction holds the writer's turn, so no other transaction's code runs). It refuses to run once
+   * that transaction has ended.
+   */
+  transactionRunner(): SqlRunner {
+    const c = this.current;
+    if (c === undefined) throw new Error('no transaction is running');
+    return (sql, parameters) => (c.inTransaction ? c.execute(sql, parameters) : Promise.reject(new Error('the transaction has ended')));
   }
 
   acquireConnection(): Promise<DatabaseConnection> {
@@ -285,10 +315,12 @@ export class GroupCommitDriver implements Driver {
       throw err;
     }
     c.savepoint = true;
+    this.current = c;
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     const c = own(connection);
+    if (this.current === c) this.current = undefined;
     if (!this.group.open) {
       // SQLite rolled the batch back during this transaction: nothing of it remains.
       c.savepoint = false;
@@ -304,6 +336,7 @@ export class GroupCommitDriver implements Driver {
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     const c = own(connection);
+    if (this.current === c) this.current = undefined;
     if (!c.inTransaction) return; // ended already (its batch failed to commit)
     c.inTransaction = false;
     try {

@@ -44,7 +44,7 @@ export async function openSqliteStore(opts: SqliteOptions): Promise<Store> {
   }
   const driver = new GroupCommitDriver({ writer, ...(reader ? { reader } : {}), onDestroy: unlock });
   const kysely = new Kysely<Database>({ dialect: new GroupCommitDialect(driver) });
-  const store = new Store(kysely, 'sqlite');
+  const store = new Store(kysely, 'sqlite', { direct: { outside: driver.execute, inTransaction: () => driver.transactionRunner() } });
   try {
     await store.migrate();
   } catch (err) {

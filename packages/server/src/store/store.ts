@@ -7,6 +7,7 @@ import { PartnerKitError } from '../errors.js';
 import type { Database, UsersTable } from './schema.js';
 import { isUniqueViolation } from './errors.js';
 import { ReferenceCache } from './reference-cache.js';
+import type { SqlRunner } from './sqlite-driver.js';
 import { StaticMigrations, type Dialect } from './migrations.js';
 import type {
   ApplicationRecord,
@@ -163,6 +164,8 @@ export class StoreTx {
     protected readonly db: Executor,
     readonly dialect: Dialect,
     protected readonly references?: { cache: ReferenceCache; read: boolean },
+    /** Runs fixed SQL without Kysely (SQLite: see `StoreEngine.direct`); through Kysely when absent. */
+    private readonly direct?: SqlRunner,
   ) {}
 
   /** Runs a write of customers or GDAP data, emptying the reference cache before and after it. */
@@ -177,6 +180,7 @@ export class StoreTx {
   }
 
   private run<R>(q: FixedSql, parameters: readonly unknown[]): Promise<QueryResult<R>> {
+    if (this.direct) return this.direct(q[this.dialect], parameters) as Promise<QueryResult<R>>;
     return this.db.executeQuery<R>(CompiledQuery.raw(q[this.dialect], [...parameters]));
   }
 
@@ -693,6 +697,12 @@ export interface StoreEngine {
   exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
   /** Sets where errors of idle connections are reported. */
   onConnectionError?: (listener: (err: Error) => void) => void;
+  /**
+   * Runs fixed SQL straight on the driver (SQLite, where a statement runs synchronously and Kysely's connection
+   * plumbing costs more than the statement): `outside` transactions, and `inTransaction()`, called inside a
+   * transaction's function, for that transaction.
+   */
+  direct?: { outside: SqlRunner; inTransaction: () => SqlRunner };
 }
 
 export class Store extends StoreTx {
@@ -704,7 +714,7 @@ export class Store extends StoreTx {
     private readonly engine: StoreEngine = {},
     cache: ReferenceCache = new ReferenceCache(),
   ) {
-    super(kysely, dialect, { cache, read: true });
+    super(kysely, dialect, { cache, read: true }, engine.direct?.outside);
     this.cache = cache;
   }
 
@@ -721,7 +731,7 @@ export class Store extends StoreTx {
     let tx: StoreTx | undefined;
     try {
       return await this.kysely.transaction().execute((trx) => {
-        tx = new StoreTx(trx, this.dialect, { cache: this.cache, read: false });
+        tx = new StoreTx(trx, this.dialect, { cache: this.cache, read: false }, this.engine.direct?.inTransaction());
         return fn(tx);
       });
     } finally {
