@@ -202,5 +202,10 @@ export function replayRecorder<T>(
 }
 
 export function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(body));
+  return sendJsonText(reply, status, JSON.stringify(body));
+}
+
+/** Sends JSON already serialised. */
+export function sendJsonText(reply: FastifyReply, status: number, text: string): FastifyReply {
+  return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(text);
 }

@@ -155,6 +155,8 @@ const parseRoles = (json: string): string[] => {
 export class StoreTx {
   /** Set when this transaction wrote customers or GDAP data: the reference cache is emptied again after its commit. */
   touchedReferences = false;
+  /** Set when this executor wrote users: the users version moves on once that is committed (see `Store.usersVersion`). */
+  touchedUsers = false;
 
   /**
    * `references`: the store's cache of customers and GDAP grants; `read` when this executor reads through it (the
@@ -404,26 +406,45 @@ export class StoreTx {
       .executeTakeFirst();
     return r && toUser(r);
   }
-  async insertUser(u: UserRecord): Promise<boolean> {
-    const r = await this.db.insertInto('users').values(userColumns(u)).onConflict((oc) => oc.doNothing()).executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  /** Called once a write of users outside a transaction has committed (the store moves its users version on). */
+  protected usersCommitted(): void {
+    // A transaction's writes count when it commits (Store.transaction).
+  }
+  private async changingUsers<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } finally {
+      this.touchedUsers = true;
+      this.usersCommitted();
+    }
+  }
+
+  insertUser(u: UserRecord): Promise<boolean> {
+    return this.changingUsers(async () => {
+      const r = await this.db.insertInto('users').values(userColumns(u)).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+    });
   }
   /**
    * Writes the user's columns. A UPN that another transaction took meanwhile (checked before, committed since)
    * violates the unique index: that is 409 60009, as if the check had seen it.
    */
-  async updateUser(u: UserRecord): Promise<void> {
-    const cols = userColumns(u);
-    try {
-      await this.run(SQL.updateUser, [...USER_WRITE_COLUMNS.map((c) => cols[c]), cols.id]);
-    } catch (err) {
-      if (isUniqueViolation(err)) throw upnInUse();
-      throw err;
-    }
+  updateUser(u: UserRecord): Promise<void> {
+    return this.changingUsers(async () => {
+      const cols = userColumns(u);
+      try {
+        await this.run(SQL.updateUser, [...USER_WRITE_COLUMNS.map((c) => cols[c]), cols.id]);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw upnInUse();
+        throw err;
+      }
+    });
   }
-  async purgeUser(userId: string): Promise<void> {
-    await this.db.deleteFrom('user_roles').where('user_id', '=', userId).execute();
-    await this.db.deleteFrom('users').where('id', '=', userId).execute();
+  purgeUser(userId: string): Promise<void> {
+    return this.changingUsers(async () => {
+      await this.db.deleteFrom('user_roles').where('user_id', '=', userId).execute();
+      await this.db.deleteFrom('users').where('id', '=', userId).execute();
+    });
   }
   /** Purges users soft-deleted before `before`; returns how many. */
   async purgeExpiredUsers(before: string): Promise<number> {
@@ -707,6 +728,7 @@ export interface StoreEngine {
 
 export class Store extends StoreTx {
   private readonly cache: ReferenceCache;
+  private users = 0;
 
   constructor(
     private readonly kysely: Kysely<Database>,
@@ -726,6 +748,19 @@ export class Store extends StoreTx {
     return this.dialect === 'postgres';
   }
 
+  /**
+   * A number that changes whenever a change of users has committed, on a store one process owns (undefined on a
+   * shared one: another instance's changes would not move it). Read it before reading users: what was read may
+   * be kept as long as the number stays the same.
+   */
+  usersVersion(): number | undefined {
+    return this.sharedByProcesses ? undefined : this.users;
+  }
+
+  protected override usersCommitted(): void {
+    this.users++;
+  }
+
   /** Runs `fn` in one transaction: everything it writes commits together or not at all. */
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     let tx: StoreTx | undefined;
@@ -737,6 +772,7 @@ export class Store extends StoreTx {
     } finally {
       // What a read cached while the transaction ran may be older than what it committed.
       if (tx?.touchedReferences) this.cache.clear();
+      if (tx?.touchedUsers) this.users++;
     }
   }
 

@@ -406,3 +406,50 @@ describe('listing and reading the partner\'s customers', () => {
     assertFault(await svc.call('GET', '/v1/customers'), 401, 800001);
   });
 });
+
+describe('a page listed again after a change of users shows the change (pages are kept only while none commits)', () => {
+  let svc: TestService;
+  let token: string;
+  before(async () => {
+    svc = await startTestService();
+    token = await svc.userToken();
+  });
+  after(async () => {
+    await svc.close();
+  });
+
+  const list = async (): Promise<CustomerUser[]> => {
+    const res = await svc.call<UserPage>('GET', `${usersPath}?size=100`, { token });
+    assert.equal(res.status, 200, res.text);
+    return res.json.items;
+  };
+  const names = (items: CustomerUser[]): string[] => items.map((u) => u.displayName);
+
+  test('rename, create, delete, restore, and a change made through the store, each seen by the next list', async () => {
+    const first = await list();
+    assert.deepEqual(names(await list()), names(first), 'the same page twice');
+    const target = first[0];
+    assert.ok(target);
+    const userPath = `${usersPath}/${target.id}`;
+
+    assert.equal((await svc.call('PATCH', userPath, { token, body: { displayName: 'Renamed While Listed' } })).status, 200);
+    assert.equal((await list()).find((u) => u.id === target.id)?.displayName, 'Renamed While Listed');
+
+    const created = await svc.call<CustomerUser>('POST', usersPath, {
+      token, body: { userPrincipalName: `listed.${randomUUID().slice(0, 8)}@fabrikamtraders.onmicrosoft.com`, displayName: 'Created While Listed', passwordProfile: { password: 'Listed-Pass-2025!' } },
+    });
+    assert.equal(created.status, 201, created.text);
+    assert.ok(names(await list()).includes('Created While Listed'));
+
+    assert.equal((await svc.call('DELETE', `${usersPath}/${created.json.id}`, { token })).status, 204);
+    assert.ok(!names(await list()).includes('Created While Listed'));
+
+    assert.equal((await svc.call('PATCH', `${usersPath}/${created.json.id}`, { token, body: { state: 'active' } })).status, 200);
+    assert.ok(names(await list()).includes('Created While Listed'));
+
+    const stored = await svc.store.getUser(CID, target.id);
+    assert.ok(stored);
+    await svc.store.updateUser({ ...stored, displayName: 'Renamed In The Store' });
+    assert.equal((await list()).find((u) => u.id === target.id)?.displayName, 'Renamed In The Store');
+  });
+});

@@ -3,12 +3,12 @@ import { ObjectTypes, RoleNames, type DirectoryRole } from '@partnerkit/contract
 import type { FastifyInstance } from 'fastify';
 import { invalidProperty } from '../errors.js';
 import type { IdempotencyGuard } from '../http/idempotency.js';
-import { replayRecorder, sendJson, userActor } from '../http/pipeline.js';
+import { replayRecorder, sendJson, sendJsonText, userActor } from '../http/pipeline.js';
 import { collection, continuation, pageSize, readQuery, type Query } from '../http/query.js';
 import type { UserSortField } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { readUserInput, type UserInput } from './input.js';
-import type { UserService } from './service.js';
+import type { UserPage, UserService } from './service.js';
 import { toWireUser } from './wire.js';
 
 interface Params {
@@ -55,6 +55,8 @@ function sortOf(q: Query): { sort: UserSortField; descending: boolean } {
 
 export function userRoutes(app: FastifyInstance, deps: UserRouteDeps): void {
   const { users, idempotency } = deps;
+  /** The JSON of each page by its self link (the next link follows from the page and the path). */
+  const rendered = new WeakMap<UserPage, Map<string, string>>();
   const config = { auth: 'user' as const };
 
   app.get<{ Params: Params }>('/customers/:customerId/users', { config }, async (req, reply) => {
@@ -70,7 +72,18 @@ export function userRoutes(app: FastifyInstance, deps: UserRouteDeps): void {
     if (q.has('filter')) selfQuery.set('filter', q.get('filter') ?? '');
     const self = selfQuery.size > 0 ? `${base}?${selfQuery.toString()}` : base;
     const next = page.next === undefined ? undefined : { uri: `${base}?size=${String(page.size)}&seekOperation=Next`, token: page.next };
-    return sendJson(reply, 200, collection(page.users.map(toWireUser), self, next));
+    // A page kept by the service (the same object) is rendered once per link set.
+    let renderings = rendered.get(page);
+    if (renderings === undefined) {
+      renderings = new Map();
+      rendered.set(page, renderings);
+    }
+    let text = renderings.get(self);
+    if (text === undefined) {
+      text = JSON.stringify(collection(page.users.map(toWireUser), self, next));
+      renderings.set(self, text);
+    }
+    return sendJsonText(reply, 200, text);
   });
 
   app.post<{ Params: Params }>('/customers/:customerId/users', { config }, async (req, reply) => {

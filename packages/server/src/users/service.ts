@@ -41,11 +41,15 @@ export interface ListUsersOptions {
   continuationToken: string | undefined;
 }
 
+/** A page of users; pages are shared between requests (see `UserService.list`), so they are read-only. */
 export interface UserPage {
-  users: UserRecord[];
-  next: string | undefined;
-  size: number;
+  readonly users: readonly UserRecord[];
+  readonly next: string | undefined;
+  readonly size: number;
 }
+
+/** Most pages of users kept (a page of 100 users takes about 100 KB with its rendering). */
+const MAX_KEPT_PAGES = 128;
 
 export interface UserServiceOptions {
   retentionDays: number;
@@ -63,6 +67,8 @@ const ms = (days: number): number => days * 86_400_000;
 export class UserService {
   private readonly now: () => number;
   private readonly retentionMs: number;
+  /** Pages of active users by customer and position, with the store's users version they were read at. */
+  private readonly pages = new Map<string, { version: number; page: UserPage }>();
 
   constructor(
     private readonly store: Store,
@@ -144,15 +150,28 @@ export class UserService {
     }
     // The role check follows the list actually read (a token carries its own filter).
     requireRoles(roles, [state === 'inactive' ? 'listDeletedUsers' : 'listUsers']);
+    // Pages of active users are kept while no change of users has committed (deleted users' pages depend on the
+    // time too: purged ones drop out).
+    const version = state === 'active' ? this.store.usersVersion() : undefined;
+    const key = version === undefined ? undefined : `${customer.id}\n${sort}\n${String(descending)}\n${String(size)}\n${after?.key ?? ''}\n${String(after?.seq ?? '')}`;
+    if (key !== undefined) {
+      const kept = this.pages.get(key);
+      if (kept !== undefined && kept.version === version) return kept.page;
+    }
     const rows = await this.store.listUsers({
       customerId: customer.id, state, sort, descending, after, limit: size + 1, purgeBefore: this.purgeBefore(),
     });
-    const page = rows.slice(0, size);
-    const last = page[page.length - 1];
+    const users = rows.slice(0, size);
+    const last = users[users.length - 1];
     const next = rows.length > size && last
       ? encodeToken({ k: 'users', c: customer.id, state, sort, desc: descending, size, key: last.key, seq: last.seq })
       : undefined;
-    return { users: page.map((r) => r.user), next, size };
+    const page: UserPage = Object.freeze({ users: Object.freeze(users.map((r) => Object.freeze(r.user))), next, size });
+    if (key !== undefined && version !== undefined) {
+      if (this.pages.size >= MAX_KEPT_PAGES) this.pages.clear();
+      this.pages.set(key, { version, page });
+    }
+    return page;
   }
 
   /** Checks the UPN's rules, its domain (a verified, non-federated domain of the customer) and that it is free. */
