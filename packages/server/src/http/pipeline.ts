@@ -198,7 +198,18 @@ export function replayRecorder<T>(
     const body = status === 204 ? '' : JSON.stringify(render(result));
     const headers: Record<string, string> = status === 204 ? {} : { 'content-type': 'application/json; charset=utf-8' };
     await guard.record(tx, ticket, status, headers, body);
+    recordedBodies.set(req, body);
   };
+}
+
+const recordedBodies = new WeakMap<FastifyRequest, string>();
+
+/**
+ * Sends the operation's answer: the body its replay record holds when it wrote one (the same JSON, rendered once),
+ * else `render()`'s.
+ */
+export function sendResult(req: FastifyRequest, reply: FastifyReply, status: number, render: () => unknown): FastifyReply {
+  return sendJsonText(reply, status, recordedBodies.get(req) ?? JSON.stringify(render()));
 }
 
 export function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {

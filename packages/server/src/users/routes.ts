@@ -3,7 +3,7 @@ import { ObjectTypes, RoleNames, type DirectoryRole } from '@partnerkit/contract
 import type { FastifyInstance } from 'fastify';
 import { invalidProperty } from '../errors.js';
 import type { IdempotencyGuard } from '../http/idempotency.js';
-import { replayRecorder, sendJson, sendJsonText, userActor } from '../http/pipeline.js';
+import { replayRecorder, sendJson, sendJsonText, sendResult, userActor } from '../http/pipeline.js';
 import { collection, continuation, pageSize, readQuery, type Query } from '../http/query.js';
 import type { UserSortField } from '../store/records.js';
 import type { Store } from '../store/store.js';
@@ -89,7 +89,7 @@ export function userRoutes(app: FastifyInstance, deps: UserRouteDeps): void {
   app.post<{ Params: Params }>('/customers/:customerId/users', { config }, async (req, reply) => {
     const read = (): UserInput => readUserInput(req.body);
     const user = await users.create(userActor(req), req.params.customerId, read, replayRecorder(req, idempotency, 201, toWireUser));
-    return sendJson(reply, 201, toWireUser(user));
+    return sendResult(req, reply, 201, () => toWireUser(user));
   });
 
   app.get<{ Params: Params }>('/customers/:customerId/users/:userId', { config }, async (req, reply) => {
@@ -101,7 +101,7 @@ export function userRoutes(app: FastifyInstance, deps: UserRouteDeps): void {
     const actor = userActor(req);
     const read = (): UserInput => readUserInput(req.body);
     const user = await users.update(actor, req.params.customerId, req.params.userId, read, replayRecorder(req, idempotency, 200, toWireUser));
-    return sendJson(reply, 200, toWireUser(user));
+    return sendResult(req, reply, 200, () => toWireUser(user));
   });
 
   app.delete<{ Params: Params }>('/customers/:customerId/users/:userId', { config }, async (req, reply) => {

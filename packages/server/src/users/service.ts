@@ -273,28 +273,35 @@ export class UserService {
     if (wantsPassword) ops.push('resetPassword');
     requireRoles(roles, ops.length > 0 ? ops : ['updateUser']);
 
-    const current = await this.findUser(this.store, customer.id, userId);
-    if (!current) throw userNotFound();
-    if (input === undefined) throw unreadable;
-    if (current.state === 'inactive' && input.state === undefined) throw userNotFound();
-    if (current.state === 'inactive') requireRoles(roles, ['restoreUser']);
-
-    if (input.state !== undefined) fail(checkState(input.state));
-    if (input.displayName !== undefined) fail(checkDisplayName(input.displayName));
-    this.checkCommonFields(input);
-    if (input.password !== undefined) fail(checkPassword(input.password));
-    if (input.password !== undefined && current.userDomainType === 'federated') {
-      fail({ property: 'passwordProfile.password', rule: 'federated', message: "the user belongs to a federated domain: its password is managed by the domain's identity provider" });
+    /** The checks that follow the user lookup, in Partner Center's order; returns the input once it is sound. */
+    const check = (user: UserRecord | undefined): { user: UserRecord; input: UserInput } => {
+      if (!user) throw userNotFound();
+      if (input === undefined) throw unreadable;
+      if (user.state === 'inactive' && input.state === undefined) throw userNotFound();
+      if (user.state === 'inactive') requireRoles(roles, ['restoreUser']);
+      if (input.state !== undefined) fail(checkState(input.state));
+      if (input.displayName !== undefined) fail(checkDisplayName(input.displayName));
+      this.checkCommonFields(input);
+      if (input.password !== undefined) fail(checkPassword(input.password));
+      if (input.password !== undefined && user.userDomainType === 'federated') {
+        fail({ property: 'passwordProfile.password', rule: 'federated', message: "the user belongs to a federated domain: its password is managed by the domain's identity provider" });
+      }
+      if (input.userPrincipalName !== undefined) fail(checkUserPrincipalName(input.userPrincipalName));
+      return { user, input };
+    };
+    // A new password is hashed (scrypt, tens of milliseconds) before the transaction, once the user and the body
+    // have passed the checks: that needs a first look at the user. Without a password, the checks run on the
+    // user as locked in the transaction, and the first look is saved.
+    let passwordHash: string | undefined;
+    if (input?.password !== undefined) {
+      const { input: sound } = check(await this.findUser(this.store, customer.id, userId));
+      passwordHash = sound.password === undefined ? undefined : await hashSecret(sound.password);
     }
-    if (input.userPrincipalName !== undefined) fail(checkUserPrincipalName(input.userPrincipalName));
-    const passwordHash = input.password === undefined ? undefined : await hashSecret(input.password);
 
     return this.store.transaction(async (tx) => {
-      const before = await this.findUser(tx, customer.id, userId, true);
-      if (!before) throw userNotFound();
+      // (`input` here is the checked body: the same object as above.)
+      const { user: before, input } = check(await this.findUser(tx, customer.id, userId, true));
       const restoring = before.state === 'inactive';
-      if (restoring && input.state === undefined) throw userNotFound();
-      if (restoring) requireRoles(roles, ['restoreUser']);
 
       const after: UserRecord = { ...before };
       if (input.displayName !== undefined) after.displayName = input.displayName.trim();
