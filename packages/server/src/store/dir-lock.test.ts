@@ -24,7 +24,7 @@ test('a second store on an open data directory is refused; once the first is clo
   try {
     await assert.rejects(openSqliteStore({ dataDir: dir, synchronous: 'normal' }), (err: unknown) => {
       assert.ok(err instanceof DataDirInUseError);
-      assert.match(err.message, new RegExp(`pid ${String(process.pid)}`));
+      assert.match(err.message, /already open in this process/);
       return true;
     });
   } finally {
@@ -47,6 +47,17 @@ test('a lock left by a process that no longer runs is taken over', async () => {
   await store.close();
 });
 
+test('a lock naming this process\'s own pid, left by an earlier process with the same pid, is taken over', async () => {
+  const dir = join(root, 'same-pid');
+  const store0 = await openSqliteStore({ dataDir: dir, synchronous: 'normal' });
+  await store0.close();
+  // As after a container restart: the crashed server was pid 1, and so is the new one.
+  writeFileSync(join(dir, LOCK_FILE), `${String(process.pid)}\n`);
+  const store = await openSqliteStore({ dataDir: dir, synchronous: 'normal' });
+  await store.close();
+  assert.equal(existsSync(join(dir, LOCK_FILE)), false);
+});
+
 test('a second partnerkit-server on a running one\'s data directory exits with a message naming the owner', async () => {
   const dir = join(root, 'servers');
   const first = await spawnServer(['--port', '0', '--data-dir', dir, '--log-level', 'warn']);
@@ -54,6 +65,7 @@ test('a second partnerkit-server on a running one\'s data directory exits with a
     const second = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'main.js'), '--port', '0', '--data-dir', dir], { encoding: 'utf8', timeout: 15_000 });
     assert.equal(second.status, 1, second.stderr);
     assert.match(second.stderr, new RegExp(`could not start: the data directory .* is in use by another PartnerKit process \\(pid ${String(first.proc.pid)}\\)`));
+    assert.match(second.stderr, /If no PartnerKit process uses the directory, delete .*partnerkit\.sqlite-lock/);
     // The first goes on serving.
     assert.equal((await fetch(`${first.baseUrl}/healthz`)).status, 200);
   } finally {

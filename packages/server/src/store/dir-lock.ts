@@ -7,7 +7,7 @@
  * (it was killed) is taken over.
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export const LOCK_FILE = 'partnerkit.sqlite-lock';
 
@@ -35,16 +35,24 @@ function owner(file: string): number | undefined {
 export class DataDirInUseError extends Error {
   constructor(dir: string, pid: number) {
     super(
-      `the data directory ${dir} is in use by another PartnerKit process (pid ${String(pid)}). ` +
-      'Stop it, or give this one another --data-dir; several instances on one store need PostgreSQL (--database-url).',
+      pid === process.pid
+        ? `the data directory ${dir} is already open in this process.`
+        : `the data directory ${dir} is in use by another PartnerKit process (pid ${String(pid)}). ` +
+          'Stop it, or give this one another --data-dir; several instances on one store need PostgreSQL (--database-url). ' +
+          `If no PartnerKit process uses the directory, delete ${join(dir, LOCK_FILE)}.`,
     );
     this.name = 'DataDirInUseError';
   }
 }
 
+/** The directories this process holds (a lock file naming this process's pid may be older than it: see below). */
+const held = new Set<string>();
+
 /** Takes the data directory's lock; returns the function that gives it back. */
 export function lockDataDir(dir: string): () => void {
   const file = join(dir, LOCK_FILE);
+  const key = resolve(dir);
+  if (held.has(key)) throw new DataDirInUseError(dir, process.pid);
   for (let attempt = 0; ; attempt++) {
     let fd: number;
     try {
@@ -52,7 +60,9 @@ export function lockDataDir(dir: string): () => void {
     } catch (err) {
       if (errno(err) !== 'EEXIST' || attempt >= 2) throw err;
       const pid = owner(file);
-      if (pid !== undefined && running(pid)) throw new DataDirInUseError(dir, pid);
+      // A lock naming this process's own pid, which this process does not hold, was left by an earlier process
+      // that had the same pid (a container restarted after a crash, where the server is pid 1 each time).
+      if (pid !== undefined && pid !== process.pid && running(pid)) throw new DataDirInUseError(dir, pid);
       // Left by a process that died (or being written this instant: then the retry finds it complete).
       if (pid === undefined && attempt === 0) continue;
       try {
@@ -67,7 +77,9 @@ export function lockDataDir(dir: string): () => void {
     } finally {
       closeSync(fd);
     }
+    held.add(key);
     return () => {
+      if (!held.delete(key)) return;
       try {
         if (owner(file) === process.pid) unlinkSync(file);
       } catch {
