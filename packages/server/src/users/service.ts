@@ -300,30 +300,49 @@ export class UserService {
 
     return this.store.transaction(async (tx) => {
       // (`input` here is the checked body: the same object as above.)
-      const { user: before, input } = check(await this.findUser(tx, customer.id, userId, true));
-      const restoring = before.state === 'inactive';
+      /** The user after the change, and what the change is. */
+      const plan = (before: UserRecord, input: UserInput) => {
+        const restoring = before.state === 'inactive';
 
-      const after: UserRecord = { ...before };
-      if (input.displayName !== undefined) after.displayName = input.displayName.trim();
-      if (input.firstName !== undefined) after.firstName = emptyToNull(input.firstName);
-      if (input.lastName !== undefined) after.lastName = emptyToNull(input.lastName);
-      if (input.usageLocation !== undefined) after.usageLocation = normaliseUsageLocation(input.usageLocation);
-      if (input.immutableId !== undefined) after.immutableId = input.immutableId;
-      if (input.phoneNumber !== undefined) after.phoneNumber = input.phoneNumber;
-      const renaming = input.userPrincipalName !== undefined && input.userPrincipalName !== before.upn;
-      if (renaming) after.upn = input.userPrincipalName ?? before.upn;
-      // A federated user renamed onto a (necessarily managed) domain of the customer is no longer federated.
-      if (renaming && before.userDomainType === 'federated') after.userDomainType = 'none';
-      if (passwordHash !== undefined) after.passwordHash = passwordHash;
-      if (input.forceChangePassword !== undefined) after.forceChangePassword = input.forceChangePassword;
-      if (restoring) {
-        after.state = 'active';
-        after.softDeletionTime = null;
+        const after: UserRecord = { ...before };
+        if (input.displayName !== undefined) after.displayName = input.displayName.trim();
+        if (input.firstName !== undefined) after.firstName = emptyToNull(input.firstName);
+        if (input.lastName !== undefined) after.lastName = emptyToNull(input.lastName);
+        if (input.usageLocation !== undefined) after.usageLocation = normaliseUsageLocation(input.usageLocation);
+        if (input.immutableId !== undefined) after.immutableId = input.immutableId;
+        if (input.phoneNumber !== undefined) after.phoneNumber = input.phoneNumber;
+        const renaming = input.userPrincipalName !== undefined && input.userPrincipalName !== before.upn;
+        if (renaming) after.upn = input.userPrincipalName ?? before.upn;
+        // A federated user renamed onto a (necessarily managed) domain of the customer is no longer federated.
+        if (renaming && before.userDomainType === 'federated') after.userDomainType = 'none';
+        if (passwordHash !== undefined) after.passwordHash = passwordHash;
+        if (input.forceChangePassword !== undefined) after.forceChangePassword = input.forceChangePassword;
+        if (restoring) {
+          after.state = 'active';
+          after.softDeletionTime = null;
+        }
+        const basicChanged =
+          after.displayName !== before.displayName || after.firstName !== before.firstName || after.lastName !== before.lastName ||
+          after.usageLocation !== before.usageLocation || after.immutableId !== before.immutableId || after.phoneNumber !== before.phoneNumber;
+        const passwordChanged = passwordHash !== undefined || after.forceChangePassword !== before.forceChangePassword;
+        return { after, restoring, renaming, basicChanged, passwordChanged, writes: restoring || renaming || basicChanged || passwordChanged };
+      };
+      // The user is read without a lock: a request that changes nothing (a PATCH repeating stored values) answers
+      // from it and takes no lock. One that writes reads the user again under the row lock where the engine has
+      // them (PostgreSQL: SELECT … FOR UPDATE; SQLite's transactions run one at a time), and plans again from that
+      // row if another transaction changed it meanwhile, so concurrent changes apply one after the other.
+      const first = check(await this.findUser(tx, customer.id, userId));
+      let before = first.user;
+      const input = first.input;
+      let planned = plan(before, input);
+      if (planned.writes && tx.dialect === 'postgres') {
+        const locked = check(await this.findUser(tx, customer.id, userId, true)).user;
+        if (JSON.stringify(locked) !== JSON.stringify(before)) {
+          before = locked;
+          planned = plan(before, input);
+        }
       }
-      const basicChanged =
-        after.displayName !== before.displayName || after.firstName !== before.firstName || after.lastName !== before.lastName ||
-        after.usageLocation !== before.usageLocation || after.immutableId !== before.immutableId || after.phoneNumber !== before.phoneNumber;
-      const passwordChanged = passwordHash !== undefined || after.forceChangePassword !== before.forceChangePassword;
+      const { after, restoring, renaming, basicChanged, passwordChanged } = planned;
 
       const sensitive: SensitiveAction[] = [];
       if (passwordChanged) sensitive.push('resetPassword');
