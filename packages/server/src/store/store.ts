@@ -388,9 +388,9 @@ export class StoreTx {
     return r && toUser(r);
   }
   /**
-   * The user, locked until the transaction ends (`SELECT … FOR UPDATE` on PostgreSQL), for a read-modify-write:
+   * The user, locked until the transaction ends (`SELECT … FOR UPDATE` on PostgreSQL), for a change that writes it:
    * a concurrent change of the same user waits, then reads this one's result. SQLite needs no lock: its
-   * transactions run one at a time on its single connection.
+   * transactions run one at a time on its writer connection.
    */
   async getUserForUpdate(customerId: string, userId: string): Promise<UserRecord | undefined> {
     const q = this.dialect === 'postgres' ? SQL.userForUpdate : SQL.user;
