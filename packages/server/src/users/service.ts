@@ -290,8 +290,8 @@ export class UserService {
       return { user, input };
     };
     // A new password is hashed (scrypt, tens of milliseconds) before the transaction, once the user and the body
-    // have passed the checks: that needs a first look at the user. Without a password, the checks run on the
-    // user as locked in the transaction, and the first look is saved.
+    // have passed the checks: that needs a first look at the user. Without a password, the checks run only on the
+    // user as read in the transaction, and the first look is saved.
     let passwordHash: string | undefined;
     if (input?.password !== undefined) {
       const { input: sound } = check(await this.findUser(this.store, customer.id, userId));
@@ -299,7 +299,6 @@ export class UserService {
     }
 
     return this.store.transaction(async (tx) => {
-      // (`input` here is the checked body: the same object as above.)
       /** The user after the change, and what the change is. */
       const plan = (before: UserRecord, input: UserInput) => {
         const restoring = before.state === 'inactive';
