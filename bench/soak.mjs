@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SERVER_ENV } from './lib/partnerkit.mjs';
+import { fetchToken, SERVER_ENV } from './lib/partnerkit.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SERVER_MAIN = join(ROOT, 'packages/server/dist/main.js');
@@ -86,20 +86,7 @@ function rss() {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-async function getToken() {
-  const res = await fetch(`${baseUrl}/${DEMO.tenantId}/oauth2/v2.0/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'password', client_id: DEMO.clientId, client_secret: DEMO.clientSecret, username: DEMO.username, password: DEMO.password,
-      scope: 'https://api.partnercenter.microsoft.com/user_impersonation',
-    }).toString(),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const body = await res.json();
-  if (res.status !== 200) throw new Error(`token: ${res.status} ${JSON.stringify(body)}`);
-  return body.access_token;
-}
+const getToken = () => fetchToken(baseUrl, DEMO);
 let token = await getToken();
 
 // ---- the load --------------------------------------------------------------------------------------------------

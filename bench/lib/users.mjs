@@ -35,6 +35,24 @@ export function bulkUserRow(i, customerId, passwordHash) {
 export const USER_COLUMNS = Object.keys(bulkUserRow(1, '', null));
 
 /**
+ * The baselines' users table: PartnerKit's columns and its indexes on users, for `dialect` 'sqlite' or 'postgres'
+ * (only the sequence column differs).
+ */
+export function usersTableDdl(dialect) {
+  const seq = dialect === 'postgres' ? 'seq bigserial primary key' : 'seq integer primary key autoincrement';
+  return `
+create table users (
+  ${seq}, id text not null unique, customer_id text not null, upn text not null,
+  upn_lower text not null, display_name text not null, display_name_lower text not null, first_name text,
+  last_name text, usage_location text, immutable_id text, phone_number text, password_hash text,
+  force_change_password integer not null, state text not null, soft_deletion_time text,
+  user_domain_type text not null, last_directory_sync_time text);
+create unique index users_customer_upn on users (customer_id, upn_lower);
+create index users_customer_state_seq on users (customer_id, state, seq);
+create index users_customer_state_name on users (customer_id, state, display_name_lower, seq);`;
+}
+
+/**
  * PostgreSQL: inserts bulk users `from..to` in one statement (generate_series), with the same values as
  * bulkUserRow. Parameters: $1 customer id, $2 password hash, $3 from, $4 to.
  */

@@ -2,7 +2,7 @@
 // statements) on the users table of PartnerKit's schema holding the seed user and N bulk users. PATCH runs
 // `UPDATE users SET usage_location=$1 WHERE id=$2 RETURNING *`, GET `SELECT * FROM users WHERE id=$1`.
 import pg from 'pg';
-import { PG_BULK_INSERT, wireUser } from '../lib/users.mjs';
+import { PG_BULK_INSERT, wireUser, usersTableDdl } from '../lib/users.mjs';
 import { args, serveUsers } from './common.mjs';
 
 const a = args();
@@ -13,16 +13,7 @@ if (!a.url || !customer || !seedUser) throw new Error('usage: pg-baseline.mjs --
 
 const setup = new pg.Client({ connectionString: a.url });
 await setup.connect();
-await setup.query(`
-create table users (
-  seq bigserial primary key, id text not null unique, customer_id text not null, upn text not null,
-  upn_lower text not null, display_name text not null, display_name_lower text not null, first_name text,
-  last_name text, usage_location text, immutable_id text, phone_number text, password_hash text,
-  force_change_password integer not null, state text not null, soft_deletion_time text,
-  user_domain_type text not null, last_directory_sync_time text);
-create unique index users_customer_upn on users (customer_id, upn_lower);
-create index users_customer_state_seq on users (customer_id, state, seq);
-create index users_customer_state_name on users (customer_id, state, display_name_lower, seq);`);
+await setup.query(usersTableDdl('postgres'));
 await setup.query(
   `insert into users (id, customer_id, upn, upn_lower, display_name, display_name_lower, force_change_password, state, user_domain_type)
    values ($1, $2, 'priya.raman@fabrikam.example', 'priya.raman@fabrikam.example', 'Priya Raman', 'priya raman', 0, 'active', 'none')`,

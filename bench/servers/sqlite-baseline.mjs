@@ -5,7 +5,7 @@
 // stops SQLite's automatic WAL checkpoints.
 import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { bulkUserRow, USER_COLUMNS, wireUser } from '../lib/users.mjs';
+import { bulkUserRow, USER_COLUMNS, wireUser, usersTableDdl } from '../lib/users.mjs';
 import { args, serveUsers } from './common.mjs';
 
 const a = args();
@@ -19,16 +19,7 @@ for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true }
 const db = new Database(file);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
-db.exec(`
-create table users (
-  seq integer primary key autoincrement, id text not null unique, customer_id text not null, upn text not null,
-  upn_lower text not null, display_name text not null, display_name_lower text not null, first_name text,
-  last_name text, usage_location text, immutable_id text, phone_number text, password_hash text,
-  force_change_password integer not null, state text not null, soft_deletion_time text,
-  user_domain_type text not null, last_directory_sync_time text);
-create unique index users_customer_upn on users (customer_id, upn_lower);
-create index users_customer_state_seq on users (customer_id, state, seq);
-create index users_customer_state_name on users (customer_id, state, display_name_lower, seq);`);
+db.exec(usersTableDdl('sqlite'));
 const insert = db.prepare(`insert into users (${USER_COLUMNS.join(', ')}) values (${USER_COLUMNS.map((c) => `@${c}`).join(', ')})`);
 db.transaction(() => {
   insert.run({ ...bulkUserRow(0, customer, null), id: seedUser, upn: 'priya.raman@fabrikam.example', upn_lower: 'priya.raman@fabrikam.example' });

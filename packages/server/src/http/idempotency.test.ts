@@ -3,13 +3,13 @@
  * same request replay the stored answer without running again, for 24 h, across restarts; a different request
  * with the same id is refused with 409 800004; concurrent repeats wait for the first; GET is never replayed.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEMO, DEMO_IDS, openTestStore, startTestService, type CallResult, type TestService } from '../testing/harness.js';
+import { DEMO, DEMO_IDS, openTestStore, startTestService, type CallResult, type TestService, withSuiteService } from '../testing/harness.js';
 import type { IdempotencyRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { IdempotencyGuard, REPLAY_WINDOW_MS, STALE_CLAIM_MS, fingerprint, type IdempotencyStore } from './idempotency.js';
@@ -53,12 +53,9 @@ describe('replay on a running service', () => {
   let s: TestService;
   let token: string;
 
-  before(async () => {
-    s = await startTestService();
-    token = await s.userToken();
-  });
-  after(async () => {
-    await s.close();
+  withSuiteService((started, t) => {
+    s = started;
+    token = t;
   });
 
   const call = (method: string, path: string, requestId: string | undefined, body?: unknown, extra: Record<string, string> = {}): Promise<CallResult> =>

@@ -2,14 +2,14 @@
  * Wire manners (contract section 2, Partner Center spec 1.5–1.7): routes, methods, media types, body size, the
  * error body, and the context headers every response carries, errors included. Runs the real service over HTTP.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { DEMO, DEMO_IDS, startTestService, type CallResult, type TestService } from '../testing/harness.js';
+import { DEMO, DEMO_IDS, startTestService, type CallResult, type TestService, withSuiteService } from '../testing/harness.js';
 import { fingerprint } from './idempotency.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -79,12 +79,9 @@ const asCall = (r: RawResponse): CallResult => ({
 let s: TestService;
 let token: string;
 
-before(async () => {
-  s = await startTestService();
-  token = await s.userToken();
-});
-after(async () => {
-  await s.close();
+withSuiteService((started, t) => {
+  s = started;
+  token = t;
 });
 
 /** A fresh Fabrikam user (so tests that change or delete one do not disturb the others). */

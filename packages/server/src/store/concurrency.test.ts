@@ -3,10 +3,10 @@
  * runs them at once, with row locks and unique indexes deciding): every request is answered as if the requests
  * had run one after the other, never with a 500. Also the store's reading of driver errors.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { DEMO, DEMO_IDS, startTestService, type CallResult, type TestService } from '../testing/harness.js';
+import { DEMO, DEMO_IDS, type CallResult, type TestService, withSuiteService } from '../testing/harness.js';
 import { isStoreUnavailable, isUniqueViolation } from './errors.js';
 
 const F = DEMO_IDS.fabrikam;
@@ -17,12 +17,9 @@ describe('concurrent changes', () => {
   let s: TestService;
   let token: string;
 
-  before(async () => {
-    s = await startTestService();
-    token = await s.userToken();
-  });
-  after(async () => {
-    await s.close();
+  withSuiteService((started, t) => {
+    s = started;
+    token = t;
   });
 
   const call = (method: string, path: string, body?: unknown): Promise<CallResult> =>

@@ -11,6 +11,7 @@
  * directory finds its data.
  */
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -243,6 +244,21 @@ export interface StartTestOptions {
    * without delays.
    */
   lockout?: StartOptions['lockout'];
+}
+
+/**
+ * Starts a service (and signs the demo agent in) before the tests of the suite it is called in, and closes it after
+ * them: `set` receives both once started.
+ */
+export function withSuiteService(set: (started: TestService, token: string) => void, opts: StartTestOptions = {}): void {
+  let started: TestService | undefined;
+  before(async () => {
+    started = await startTestService(opts);
+    set(started, await started.userToken());
+  });
+  after(async () => {
+    await started?.close();
+  });
 }
 
 export async function startTestService(opts: StartTestOptions = {}): Promise<TestService> {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Collection, Customer, CustomerUser } from '@partnerkit/contract';
 import { hashSecret } from '../identity/passwords.js';
 import type { UserRecord } from '../store/records.js';
-import { assertFault, DEMO_IDS, startTestService, type CallOptions, type CallResult, type TestService } from '../testing/harness.js';
+import { assertFault, DEMO_IDS, startTestService, type CallOptions, type CallResult, type TestService, withSuiteService } from '../testing/harness.js';
 
 const F = DEMO_IDS.fabrikam;
 const CID = F.customerId;
@@ -282,12 +282,9 @@ describe('listing a customer\'s users over 1,234 users', () => {
 describe('listing and reading the partner\'s customers', () => {
   let svc: TestService;
   let token: string;
-  before(async () => {
-    svc = await startTestService();
-    token = await svc.userToken();
-  });
-  after(async () => {
-    await svc.close();
+  withSuiteService((started, t) => {
+    svc = started;
+    token = t;
   });
 
   test('GET /v1/customers lists Fabrikam and Contoso, in creation order, with the list item shape', async () => {
@@ -410,12 +407,9 @@ describe('listing and reading the partner\'s customers', () => {
 describe('a page listed again after a change of users shows the change (pages are kept only while none commits)', () => {
   let svc: TestService;
   let token: string;
-  before(async () => {
-    svc = await startTestService();
-    token = await svc.userToken();
-  });
-  after(async () => {
-    await svc.close();
+  withSuiteService((started, t) => {
+    svc = started;
+    token = t;
   });
 
   const list = async (): Promise<CustomerUser[]> => {
