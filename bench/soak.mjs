@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* global fetch, AbortSignal, URLSearchParams, setTimeout, clearTimeout, setInterval, clearInterval */
+/* global fetch, AbortSignal, setTimeout, clearTimeout, setInterval, clearInterval */
 // Soak: the built server on loopback (SQLite in a scratch data directory, or PostgreSQL with --database-url), a
 // mixed 80/20 read/write load from this process for a bounded time, RSS sampled every second. Reports requests,
 // errors (must be 0), latency percentiles, RSS start/peak/end and its trend (least-squares slope over the second
