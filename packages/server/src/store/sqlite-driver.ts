@@ -33,6 +33,7 @@ import {
   type QueryCompiler,
   type QueryResult,
 } from 'kysely';
+import type { Checkpointer } from './checkpointer.js';
 
 /** Most statements kept prepared per connection; the store's queries take a few dozen shapes. */
 const STATEMENT_CACHE_SIZE = 512;
@@ -82,6 +83,7 @@ class GroupCommit {
   constructor(
     readonly statements: Statements,
     private readonly maxBatch: number,
+    private readonly checkpointer: Checkpointer | undefined,
   ) {}
 
   private get db(): BetterSqlite3.Database {
@@ -160,6 +162,7 @@ class GroupCommit {
     }
     this.stats.batches++;
     if (kept.length > this.stats.largestBatch) this.stats.largestBatch = kept.length;
+    this.checkpointer?.committed();
     for (const w of kept) w.resolve();
   }
 
@@ -260,6 +263,8 @@ export interface GroupCommitDriverOptions {
   /** A read-only connection to the same file for reads outside transactions; none for an in-memory database. */
   reader?: BetterSqlite3.Database;
   maxBatch?: number;
+  /** Runs the checkpoints off the main thread (a file database); without it, SQLite's own run after commits. */
+  checkpointer?: Checkpointer;
   /** Called once both connections are closed (the data directory's lock is given back). */
   onDestroy?: () => void;
 }
@@ -273,7 +278,7 @@ export class GroupCommitDriver implements Driver {
   private current: Connection | undefined;
 
   constructor(private readonly opts: GroupCommitDriverOptions) {
-    this.group = new GroupCommit(new Statements(opts.writer), opts.maxBatch ?? MAX_BATCH);
+    this.group = new GroupCommit(new Statements(opts.writer), opts.maxBatch ?? MAX_BATCH, opts.checkpointer);
     this.reader = opts.reader ? new Statements(opts.reader) : undefined;
   }
 
@@ -354,15 +359,16 @@ export class GroupCommitDriver implements Driver {
     // Connections are per acquisition; nothing to give back.
   }
 
-  destroy(): Promise<void> {
+  async destroy(): Promise<void> {
     this.group.flush();
     try {
+      // The writer closes last: as the last connection, it checkpoints what is left and removes the WAL.
+      await this.opts.checkpointer?.close();
       this.opts.reader?.close();
       this.opts.writer.close();
     } finally {
       this.opts.onDestroy?.();
     }
-    return Promise.resolve();
   }
 }
 

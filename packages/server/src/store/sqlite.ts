@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely } from 'kysely';
+import { Checkpointer } from './checkpointer.js';
 import { lockDataDir } from './dir-lock.js';
 import { GroupCommitDialect, GroupCommitDriver } from './sqlite-driver.js';
 import type { Database } from './schema.js';
@@ -26,6 +27,7 @@ export async function openSqliteStore(opts: SqliteOptions): Promise<Store> {
   }
   let writer: BetterSqlite3.Database | undefined;
   let reader: BetterSqlite3.Database | undefined;
+  let checkpointer: Checkpointer | undefined;
   try {
     writer = new BetterSqlite3(file);
     writer.pragma('journal_mode = WAL');
@@ -36,13 +38,15 @@ export async function openSqliteStore(opts: SqliteOptions): Promise<Store> {
     // sqlite-driver.ts); an in-memory database cannot have one.
     reader = file === ':memory:' ? undefined : new BetterSqlite3(file, { readonly: true, fileMustExist: true });
     reader?.pragma('busy_timeout = 5000');
+    checkpointer = file === ':memory:' ? undefined : new Checkpointer(writer);
   } catch (err) {
+    await checkpointer?.close();
     reader?.close();
     writer?.close();
     unlock();
     throw err;
   }
-  const driver = new GroupCommitDriver({ writer, ...(reader ? { reader } : {}), onDestroy: unlock });
+  const driver = new GroupCommitDriver({ writer, ...(reader ? { reader } : {}), ...(checkpointer ? { checkpointer } : {}), onDestroy: unlock });
   const kysely = new Kysely<Database>({ dialect: new GroupCommitDialect(driver) });
   const store = new Store(kysely, 'sqlite', { direct: { outside: driver.execute, inTransaction: () => driver.transactionRunner() } });
   try {

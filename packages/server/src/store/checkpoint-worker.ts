@@ -1,0 +1,32 @@
+/**
+ * The SQLite store's checkpoint thread (see checkpointer.ts): on each request, copies what the WAL holds back into
+ * the database file with its own connection, and answers with SQLite's figures.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import BetterSqlite3 from 'better-sqlite3';
+import type { CheckpointReport, CheckpointRequest, CheckpointWorkerData } from './checkpointer.js';
+
+const port = parentPort;
+if (port === null) throw new Error('checkpoint-worker.js runs as a worker thread');
+const { file, synchronous } = workerData as CheckpointWorkerData;
+const db = new BetterSqlite3(file, { fileMustExist: true });
+// The checkpoint syncs the WAL before copying and the database file after, as the writer's setting asks.
+db.pragma(`synchronous = ${synchronous}`);
+const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+
+port.on('message', (request: CheckpointRequest) => {
+  if (request === 'close') {
+    db.close();
+    port.close();
+    return;
+  }
+  let report: CheckpointReport;
+  try {
+    const row = checkpoint.get() as { busy: number; log: number; checkpointed: number };
+    report = { ok: true, busy: row.busy !== 0, log: row.log, checkpointed: row.checkpointed };
+  } catch (err) {
+    // The writer hears of a failing disk through its own statements; the next request tries again.
+    report = { ok: false, code: typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'unknown' };
+  }
+  port.postMessage(report);
+});

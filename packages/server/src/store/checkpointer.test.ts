@@ -1,0 +1,107 @@
+/**
+ * Checkpoints of the SQLite store run on a worker thread, and the WAL stays bounded under sustained writes.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, sql } from 'kysely';
+import { Checkpointer, type CheckpointerOptions } from './checkpointer.js';
+import { GroupCommitDialect, GroupCommitDriver } from './sqlite-driver.js';
+
+interface TestDb {
+  rows: { id: number; padding: string };
+}
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pk-ckpt-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+async function open(opts: CheckpointerOptions): Promise<{ db: Kysely<TestDb>; file: string; checkpointer: Checkpointer; writer: BetterSqlite3.Database }> {
+  const file = join(dir, `c${String(++n)}.sqlite`);
+  const writer = new BetterSqlite3(file);
+  writer.pragma('journal_mode = WAL');
+  writer.pragma('synchronous = NORMAL');
+  const reader = new BetterSqlite3(file, { readonly: true });
+  const checkpointer = new Checkpointer(writer, opts);
+  const db = new Kysely<TestDb>({ dialect: new GroupCommitDialect(new GroupCommitDriver({ writer, reader, checkpointer })) });
+  await sql`create table rows (id integer primary key, padding text not null)`.execute(db);
+  return { db, file, checkpointer, writer };
+}
+
+/** `batches` rounds of `perBatch` concurrent one-row transactions of about 1 KiB each; `each` runs after every round. */
+async function write(db: Kysely<TestDb>, batches: number, perBatch: number, each: () => void = () => undefined): Promise<number> {
+  let id = 0;
+  for (let b = 0; b < batches; b++) {
+    await Promise.all(Array.from({ length: perBatch }, () => {
+      const row = { id: ++id, padding: `${String(id)}:${'x'.repeat(1000)}` };
+      return db.transaction().execute((tx) => tx.insertInto('rows').values(row).execute());
+    }));
+    each();
+  }
+  return id;
+}
+
+async function settled(checkpointer: Checkpointer): Promise<void> {
+  for (let waited = 0; checkpointer.busy; waited += 10) {
+    if (waited > 20_000) throw new Error('the checkpoint worker did not finish');
+    await sleep(10);
+  }
+}
+
+test('the worker copies committed batches into the database file while the writer does not checkpoint', async () => {
+  // A WAL limit the writes stay far below: the writer's own (automatic) checkpoint never runs.
+  const t = await open({ restartFrames: 1_000_000, intervalMs: 5 });
+  try {
+    assert.equal(t.writer.pragma('wal_autocheckpoint', { simple: true }), 1_000_000);
+    const written = await write(t.db, 40, 25);
+    await settled(t.checkpointer);
+    assert.ok(t.checkpointer.stats.checkpoints > 0);
+    assert.equal(t.checkpointer.stats.failures, 0);
+    // The database file alone, without its WAL, holds every row: the worker copied them.
+    const copy = join(dir, `copy${String(n)}.sqlite`);
+    copyFileSync(t.file, copy);
+    const alone = new BetterSqlite3(copy, { readonly: true });
+    try {
+      assert.deepEqual(alone.prepare('select count(*) as c from rows').get(), { c: written });
+    } finally {
+      alone.close();
+    }
+  } finally {
+    await t.db.destroy();
+  }
+});
+
+test('under sustained writes the WAL starts over and its file stays bounded', async () => {
+  const restartFrames = 64;
+  const t = await open({ restartFrames, intervalMs: 1 });
+  const wal = `${t.file}-wal`;
+  let largest = 0;
+  try {
+    const pageSize = Number(t.writer.pragma('page_size', { simple: true }));
+    // About 10 MiB written, in batches of about 25 KiB.
+    await write(t.db, 400, 25, () => {
+      if (existsSync(wal)) largest = Math.max(largest, statSync(wal).size);
+    });
+    await settled(t.checkpointer);
+    assert.ok(t.checkpointer.stats.checkpoints > 0);
+    // The WAL file reaches the limit and one batch past it, a few times over if a restart must wait: never the
+    // 10 MiB written.
+    const bound = 4 * restartFrames * (pageSize + 24);
+    assert.ok(largest <= bound, `WAL file reached ${String(largest)} bytes (bound ${String(bound)})`);
+    assert.deepEqual(t.writer.prepare('select count(*) as c from rows').get(), { c: 10_000 });
+  } finally {
+    await t.db.destroy();
+  }
+  // The last connection to close removes the WAL.
+  assert.equal(existsSync(wal), false);
+});
