@@ -12,7 +12,6 @@ import { PartnerKitError } from './errors.js';
 import { IdempotencyGuard } from './http/idempotency.js';
 import { clientErrorHandler, ConnectionRequests, frameworkErrorHandler, logSafeError } from './http/errors.js';
 import { registerPipeline, sendJson } from './http/pipeline.js';
-import { registerSecurityHeaders } from './http/security-headers.js';
 import { Throttle } from './http/throttle.js';
 import type { TokenVerifier } from './identity/principal.js';
 import type { Store } from './store/store.js';
@@ -147,8 +146,7 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
     else methodsByRoute.push({ pattern, methods: new Set(methods) });
   });
 
-  registerPipeline(app, { verifier: parts.verifier, requireMfa: config.requireMfa, serverId: config.serverId, throttle, idempotency });
-  registerSecurityHeaders(app, { tls: parts.https !== undefined });
+  registerPipeline(app, { verifier: parts.verifier, requireMfa: config.requireMfa, serverId: config.serverId, throttle, idempotency, tls: parts.https !== undefined });
 
   app.get('/healthz', async (_req, reply) => {
     try {

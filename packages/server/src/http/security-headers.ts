@@ -4,7 +4,7 @@
  * answer is stored by a cache unless its route says otherwise (discovery and JWKS say `max-age=3600, private`).
  * `Strict-Transport-Security` only over TLS (RFC 6797 §7.2: it means nothing over plain HTTP).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply } from 'fastify';
 
 /** The headers of an answer sent over TLS or not; `Cache-Control` is the default a route may replace. */
 export function securityHeaders(tls: boolean): Record<string, string> {
@@ -19,13 +19,15 @@ export function securityHeaders(tls: boolean): Record<string, string> {
   return h;
 }
 
-/** Adds the headers to every answer that goes through Fastify's hooks (errors before routing: see http/errors.ts). */
-export function registerSecurityHeaders(app: FastifyInstance, opts: { tls: boolean }): void {
-  const headers = securityHeaders(opts.tls);
-  app.addHook('onSend', (_req, reply, payload, done) => {
-    for (const [name, value] of Object.entries(headers)) {
-      if (name !== 'cache-control' || !reply.hasHeader(name)) reply.header(name, value);
-    }
-    done(null, payload);
-  });
+/**
+ * The step that adds the headers to an answer (the pipeline's onSend runs it for every answer that goes through
+ * Fastify's hooks; errors before routing: see http/errors.ts). A `Cache-Control` the route set is kept.
+ */
+export function securityHeaderSetter(opts: { tls: boolean }): (reply: FastifyReply) => void {
+  const { 'cache-control': cacheControl, ...always } = securityHeaders(opts.tls);
+  const entries = Object.entries(always);
+  return (reply) => {
+    for (const [name, value] of entries) reply.header(name, value);
+    if (cacheControl !== undefined && !reply.hasHeader('cache-control')) reply.header('cache-control', cacheControl);
+  };
 }
