@@ -85,6 +85,9 @@ export async function buildApp(parts: AppParts): Promise<BuiltApp> {
     logger: typeof logger === 'object' ? { ...logger, serializers: { ...logger.serializers, err: logSafeError } } : logger,
     // Request lines are logged by the pipeline, with the correlation and request ids.
     logController: new LogController({ disableRequestLogging: true }),
+    // A request's logger is the app's: the pipeline's lines carry the request's ids (Fastify's own child logger per
+    // request, with a reqId nobody reads, costs a visible share of a small request).
+    childLoggerFactory: (logger) => logger,
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: false, maxParamLength: 200 },
     requestIdHeader: false,

@@ -3,16 +3,16 @@ import type { Actor } from '../actor.js';
 import { requireCustomer } from '../customers/service.js';
 import type { CustomerRecord } from '../store/records.js';
 import type { StoreTx } from '../store/store.js';
-import { effectiveRoles } from './gdap.js';
+import { effectiveRolesAt } from './gdap.js';
 
 export interface CustomerAccess {
   customer: CustomerRecord;
-  /** Effective role template ids (empty for app-only callers). */
-  roles: Set<string>;
+  /** Effective role template ids (empty for app-only callers); shared between requests, read-only. */
+  roles: ReadonlySet<string>;
 }
 
 export async function customerAccess(tx: StoreTx, actor: Actor, customerId: string, now: number): Promise<CustomerAccess> {
   const customer = await requireCustomer(tx, actor.partnerId, customerId);
   const grants = actor.userId === undefined ? [] : await tx.gdapGrants(actor.partnerId, customer.id, actor.userId);
-  return { customer, roles: effectiveRoles(grants, new Date(now)) };
+  return { customer, roles: effectiveRolesAt(grants, now) };
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { RoleIds, RoleNames } from '@partnerkit/contract';
 import { PartnerKitError } from '../errors.js';
 import type { GdapGrant } from '../store/records.js';
-import { effectiveRoles, REQUIRED_ROLES, requireMayActOnTarget, requireRoles, SENSITIVE_ACTIONS, type Operation, type SensitiveAction } from './gdap.js';
+import { effectiveRoles, effectiveRolesAt, REQUIRED_ROLES, requireMayActOnTarget, requireRoles, SENSITIVE_ACTIONS, type Operation, type SensitiveAction } from './gdap.js';
 
 const R = RoleIds;
 const NOW = new Date('2026-06-01T12:00:00.000Z');
@@ -113,6 +113,20 @@ describe('effectiveRoles', () => {
     assert.deepEqual(sorted(effectiveRoles([grant({ endDateTime: NOW.toISOString(), assignmentRoles: [R.globalAdministrator] })], NOW)), []);
     const justAfter = new Date(NOW.getTime() + 1).toISOString();
     assert.deepEqual(sorted(effectiveRoles([grant({ endDateTime: justAfter, assignmentRoles: [R.globalAdministrator] })], NOW)), [R.globalAdministrator]);
+  });
+
+  test('worked out once per grant list, and again once one of its grants has ended', () => {
+    const end = NOW.getTime() + 60_000;
+    const grants = [
+      grant({ relationshipId: 'short', endDateTime: new Date(end).toISOString(), assignmentRoles: [R.userAdministrator] }),
+      grant({ relationshipId: 'long', assignmentRoles: [R.directoryReaders] }),
+    ];
+    const first = effectiveRolesAt(grants, NOW.getTime());
+    assert.deepEqual(sorted(first), [R.directoryReaders, R.userAdministrator].sort());
+    assert.equal(effectiveRolesAt(grants, end - 1), first, 'the same set while every grant holds');
+    assert.deepEqual(sorted(effectiveRolesAt(grants, end)), [R.directoryReaders], 'the short grant has ended');
+    // Another list (the cache reloaded) is worked out on its own.
+    assert.deepEqual(sorted(effectiveRolesAt([grants[1] as GdapGrant], NOW.getTime())), [R.directoryReaders]);
   });
 
   test('an endDateTime that does not parse grants nothing (fail closed)', () => {

@@ -74,6 +74,27 @@ export function effectiveRoles(grants: readonly GdapGrant[], now: Date): Set<str
   return roles;
 }
 
+/** Effective roles already worked out, by grant list (the store's reference cache hands out the same list). */
+const worked = new WeakMap<readonly GdapGrant[], { roles: ReadonlySet<string>; until: number }>();
+
+/**
+ * `effectiveRoles` at `nowMs`, worked out once per grant list and reused until the first of its contributing
+ * grants ends. The set is shared: callers must not change it.
+ */
+export function effectiveRolesAt(grants: readonly GdapGrant[], nowMs: number): ReadonlySet<string> {
+  const kept = worked.get(grants);
+  if (kept !== undefined && nowMs < kept.until) return kept.roles;
+  const roles = effectiveRoles(grants, new Date(nowMs));
+  let until = Infinity;
+  for (const g of grants) {
+    if (g.endDateTime === null) continue;
+    const end = Date.parse(g.endDateTime);
+    if (end > nowMs && end < until) until = end;
+  }
+  worked.set(grants, { roles, until });
+  return roles;
+}
+
 const list = (ids: readonly string[]): string => {
   const names = ids.map(roleName);
   return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} or ${names[names.length - 1] ?? ''}`;
