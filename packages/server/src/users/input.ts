@@ -28,11 +28,15 @@ const TOP_LEVEL = [
 ] as const;
 const PASSWORD_PROFILE = ['password', 'forceChangePassword'] as const;
 
+/** Canonical names by their lower case. */
+const byLowerCase = (names: readonly string[]): ReadonlyMap<string, string> => new Map(names.map((n) => [n.toLowerCase(), n]));
+const TOP_LEVEL_NAMES = byLowerCase(TOP_LEVEL);
+const PASSWORD_PROFILE_NAMES = byLowerCase(PASSWORD_PROFILE);
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Renames keys to their canonical camelCase; unknown keys are dropped; a key given twice (in two casings) is refused. */
-function canonicalise(obj: Record<string, unknown>, names: readonly string[], where: string): Record<string, unknown> {
-  const byLower = new Map(names.map((n) => [n.toLowerCase(), n]));
+function canonicalise(obj: Record<string, unknown>, byLower: ReadonlyMap<string, string>, where: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(obj)) {
     const name = byLower.get(key.toLowerCase());
@@ -59,8 +63,8 @@ function wellFormed(value: string, property: string): string {
 
 export function readUserInput(body: unknown): UserInput {
   if (!isObject(body)) throw invalidInput('The request body must be a JSON object.');
-  const top = canonicalise(body, TOP_LEVEL, '');
-  if (isObject(top.passwordProfile)) top.passwordProfile = canonicalise(top.passwordProfile, PASSWORD_PROFILE, 'passwordProfile.');
+  const top = canonicalise(body, TOP_LEVEL_NAMES, '');
+  if (isObject(top.passwordProfile)) top.passwordProfile = canonicalise(top.passwordProfile, PASSWORD_PROFILE_NAMES, 'passwordProfile.');
   if (!check.Check(top)) {
     const first = check.Errors(top)[0];
     const property = (first?.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.') || 'body';
