@@ -95,7 +95,7 @@ function bootstrap() {
       if (!sh(apt[0], [...apt.slice(1), 'install', '-y', 'wrk'])) throw new Error('could not install wrk (apt-get install -y wrk)');
     }
   }
-  if (!existsSync(join(ROOT, 'packages/server/dist/main.js'))) {
+  if (!existsSync(join(ROOT, 'packages/server/dist/bundle/main.js'))) {
     if (!sh('npm', ['run', 'build'])) throw new Error('the server is not built and `npm run build` failed');
   }
 }

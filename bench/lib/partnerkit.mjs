@@ -13,7 +13,7 @@ import { bulkUserRow, PG_BULK_INSERT, USER_COLUMNS } from './users.mjs';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SERVER_DIST = join(ROOT, 'packages/server/dist');
-export const SERVER_MAIN = join(SERVER_DIST, 'main.js');
+export const SERVER_MAIN = join(SERVER_DIST, 'bundle', 'main.js');
 /**
  * The environment the server runs with, as `npm start` and docs/configuration.md ("Memory") run it: glibc's malloc
  * gives freed memory back to the system instead of keeping it after scrypt's 16 MiB buffers (see that section).

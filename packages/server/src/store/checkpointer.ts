@@ -33,7 +33,7 @@ export interface CheckpointerOptions {
 
 /** 4,096 frames: 16 MiB of WAL at SQLite's default page size. */
 export const RESTART_FRAMES = 4096;
-export const CHECKPOINT_INTERVAL_MS = 50;
+export const CHECKPOINT_INTERVAL_MS = 100;
 
 export class Checkpointer {
   private readonly worker: Worker;

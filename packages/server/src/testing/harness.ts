@@ -431,7 +431,7 @@ export function sqliteIntegrity(dataDir: string): string {
 }
 
 /** The built executable (run `npm run build` first; `npm test` does). */
-export const SERVER_MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
+export const SERVER_MAIN = fileURLToPath(new URL('../bundle/main.js', import.meta.url));
 
 export interface ServerProcess {
   proc: ChildProcess;
