@@ -3,7 +3,7 @@
 // files a second time on PostgreSQL (PARTNERKIT_TEST_ENGINE=postgres): the service tests run on both engines.
 // Files named *.postgres.test.js run only in the PostgreSQL pass. When PostgreSQL cannot be reached, the
 // PostgreSQL pass fails (it is never skipped).
-// `npm test` builds first (tsc -b), so dist mirrors src. Extra arguments are passed to `node --test`; other
+// `npm test` builds first (tsc -b and the server's bundle), so dist mirrors src. Extra arguments are passed to `node --test`; other
 // arguments select the test files whose path contains one of them.
 // PARTNERKIT_TEST_ENGINES=sqlite (or postgres) runs one pass only; PARTNERKIT_TEST_POSTGRES_URL names the server
 // (default postgres://postgres@127.0.0.1:5432/postgres, where the tests create and drop their databases).
