@@ -105,3 +105,17 @@ test('under sustained writes the WAL starts over and its file stays bounded', as
   // The last connection to close removes the WAL.
   assert.equal(existsSync(wal), false);
 });
+
+test("a worker that cannot start leaves the checkpoints to the writer, at SQLite's default threshold", async () => {
+  const t = await open({ restartFrames: 1_000_000, workerUrl: new URL('./no-such-checkpoint-worker.js', import.meta.url) });
+  try {
+    for (let waited = 0; t.checkpointer.busy || t.writer.pragma('wal_autocheckpoint', { simple: true }) !== 1000; waited += 10) {
+      if (waited > 10_000) assert.fail(`wal_autocheckpoint is ${String(t.writer.pragma('wal_autocheckpoint', { simple: true }))}`);
+      await sleep(10);
+    }
+    // The store goes on: writes commit, and closing does not wait for the worker that never ran.
+    assert.equal(await write(t.db, 2, 5), 10);
+  } finally {
+    await t.db.destroy();
+  }
+});

@@ -29,11 +29,15 @@ export interface CheckpointerOptions {
   restartFrames?: number;
   /** Shortest time between two of the worker's checkpoints. */
   intervalMs?: number;
+  /** The worker's module (tests give one that cannot start). */
+  workerUrl?: URL;
 }
 
 /** 4,096 frames: 16 MiB of WAL at SQLite's default page size. */
 export const RESTART_FRAMES = 4096;
 export const CHECKPOINT_INTERVAL_MS = 100;
+/** SQLite's own automatic checkpoint threshold, in frames. */
+const SQLITE_AUTOCHECKPOINT = 1000;
 
 export class Checkpointer {
   private readonly worker: Worker;
@@ -55,7 +59,7 @@ export class Checkpointer {
     writer.pragma(`wal_autocheckpoint = ${String(restartFrames)}`);
     writer.pragma(`journal_size_limit = ${String(restartFrames * pageSize)}`);
     const data: CheckpointWorkerData = { file: writer.name, synchronous };
-    this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: data });
+    this.worker = new Worker(opts.workerUrl ?? new URL('./checkpoint-worker.js', import.meta.url), { workerData: data });
     // The worker never keeps the process alive; a closing store ends it (close()).
     this.worker.unref();
     this.worker.on('message', (report: CheckpointReport) => {
@@ -70,7 +74,9 @@ export class Checkpointer {
     });
     this.exited = new Promise((resolve) => {
       this.worker.once('exit', () => {
-        // Without the worker, the writer's automatic checkpoint (at restartFrames) does the whole work.
+        // A worker that stopped by itself (it could not start, or failed): the writer's automatic checkpoint does
+        // the whole work again, at SQLite's default threshold.
+        if (!this.stopped && writer.open) writer.pragma(`wal_autocheckpoint = ${String(SQLITE_AUTOCHECKPOINT)}`);
         this.stopped = true;
         this.inFlight = false;
         resolve();
