@@ -78,8 +78,8 @@ export function effectiveRoles(grants: readonly GdapGrant[], now: Date): Set<str
 const worked = new WeakMap<readonly GdapGrant[], { roles: ReadonlySet<string>; until: number }>();
 
 /**
- * `effectiveRoles` at `nowMs`, worked out once per grant list and reused until the first of its contributing
- * grants ends. The set is shared: callers must not change it.
+ * `effectiveRoles` at `nowMs`, worked out once per grant list and reused until the first end date of its grants
+ * still ahead at that time. The set is shared: callers must not change it.
  */
 export function effectiveRolesAt(grants: readonly GdapGrant[], nowMs: number): ReadonlySet<string> {
   const kept = worked.get(grants);
