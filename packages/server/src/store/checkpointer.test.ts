@@ -3,13 +3,12 @@
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, statSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, sql } from 'kysely';
+import { suiteTempDir } from '../testing/harness.js';
 import { Checkpointer, type CheckpointerOptions } from './checkpointer.js';
 import { GroupCommitDialect, GroupCommitDriver } from './sqlite-driver.js';
 
@@ -17,17 +16,11 @@ interface TestDb {
   rows: { id: number; padding: string };
 }
 
-let dir: string;
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pk-ckpt-'));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = suiteTempDir('pk-ckpt-');
 
 let n = 0;
 async function open(opts: CheckpointerOptions): Promise<{ db: Kysely<TestDb>; file: string; checkpointer: Checkpointer; writer: BetterSqlite3.Database }> {
-  const file = join(dir, `c${String(++n)}.sqlite`);
+  const file = join(dir(), `c${String(++n)}.sqlite`);
   const writer = new BetterSqlite3(file);
   writer.pragma('journal_mode = WAL');
   writer.pragma('synchronous = NORMAL');
@@ -68,7 +61,7 @@ test('the worker copies committed batches into the database file while the write
     assert.ok(t.checkpointer.stats.checkpoints > 0);
     assert.equal(t.checkpointer.stats.failures, 0);
     // The database file alone, without its WAL, holds every row: the worker copied them.
-    const copy = join(dir, `copy${String(n)}.sqlite`);
+    const copy = join(dir(), `copy${String(n)}.sqlite`);
     copyFileSync(t.file, copy);
     const alone = new BetterSqlite3(copy, { readonly: true });
     try {

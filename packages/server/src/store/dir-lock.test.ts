@@ -2,24 +2,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { spawnServer } from '../testing/harness.js';
+import { test } from 'node:test';
+import { spawnServer, suiteTempDir } from '../testing/harness.js';
 import { DataDirInUseError, LOCK_FILE } from './dir-lock.js';
 import { openSqliteStore } from './sqlite.js';
 
-let root: string;
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'pk-lock-'));
-});
-after(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+const root = suiteTempDir('pk-lock-');
 
 test('a second store on an open data directory is refused; once the first is closed, it opens', async () => {
-  const dir = join(root, 'same-process');
+  const dir = join(root(), 'same-process');
   const first = await openSqliteStore({ dataDir: dir, synchronous: 'normal' });
   try {
     await assert.rejects(openSqliteStore({ dataDir: dir, synchronous: 'normal' }), (err: unknown) => {
@@ -36,7 +28,7 @@ test('a second store on an open data directory is refused; once the first is clo
 });
 
 test('a lock left by a process that no longer runs is taken over', async () => {
-  const dir = join(root, 'stale');
+  const dir = join(root(), 'stale');
   const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
   const deadPid = Number(dead.stdout);
   assert.ok(deadPid > 0);
@@ -48,7 +40,7 @@ test('a lock left by a process that no longer runs is taken over', async () => {
 });
 
 test('a lock naming this process\'s own pid, left by an earlier process with the same pid, is taken over', async () => {
-  const dir = join(root, 'same-pid');
+  const dir = join(root(), 'same-pid');
   const store0 = await openSqliteStore({ dataDir: dir, synchronous: 'normal' });
   await store0.close();
   // As after a container restart: the crashed server was pid 1, and so is the new one.
@@ -59,7 +51,7 @@ test('a lock naming this process\'s own pid, left by an earlier process with the
 });
 
 test('a second partnerkit-server on a running one\'s data directory exits with a message naming the owner', async () => {
-  const dir = join(root, 'servers');
+  const dir = join(root(), 'servers');
   const first = await spawnServer(['--port', '0', '--data-dir', dir, '--log-level', 'warn']);
   try {
     const second = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'main.js'), '--port', '0', '--data-dir', dir], { encoding: 'utf8', timeout: 15_000 });

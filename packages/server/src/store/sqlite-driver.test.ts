@@ -4,12 +4,11 @@
  * outside transactions see committed data only.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, sql } from 'kysely';
+import { suiteTempDir } from '../testing/harness.js';
 import { GroupCommitDialect, GroupCommitDriver } from './sqlite-driver.js';
 
 interface TestDb {
@@ -17,14 +16,7 @@ interface TestDb {
   owners: { id: number };
 }
 
-let dir: string;
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pk-gc-'));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = suiteTempDir('pk-gc-');
 
 let n = 0;
 /** A fresh database file with its own writer and reader connections (or in memory: writer only). */
@@ -35,7 +27,7 @@ async function open(opts: { memory?: boolean; maxBatch?: number } = {}): Promise
   peek: (query: string) => unknown[];
   close: () => Promise<void>;
 }> {
-  const file = opts.memory ? ':memory:' : join(dir, `t${String(++n)}.sqlite`);
+  const file = opts.memory ? ':memory:' : join(dir(), `t${String(++n)}.sqlite`);
   const writer = new BetterSqlite3(file);
   writer.pragma('journal_mode = WAL');
   writer.pragma('foreign_keys = ON');

@@ -246,6 +246,21 @@ export interface StartTestOptions {
   lockout?: StartOptions['lockout'];
 }
 
+/** A temporary directory made before the tests of the suite it is called in and removed after them: its path. */
+export function suiteTempDir(prefix: string): () => string {
+  let dir: string | undefined;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  after(async () => {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+  return () => {
+    if (dir === undefined) throw new Error('suiteTempDir: used before the suite started');
+    return dir;
+  };
+}
+
 /**
  * Starts a service (and signs the demo agent in) before the tests of the suite it is called in, and closes it after
  * them: `set` receives both once started.
