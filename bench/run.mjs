@@ -285,7 +285,8 @@ function partnerKitSqlite(users) {
       }
       const token = await pk.fetchToken(s.baseUrl, DEMO);
       notes.push(`${(ds.bytes / 2 ** 20).toFixed(0)} MiB data file`);
-      return { ...s, walFile: join(dir, `${pk.SQLITE_FILE}-wal`), env: { BENCH_TOKEN: token, ...bulkEnv(users) }, notes };
+      const sqliteFile = join(dir, pk.SQLITE_FILE);
+      return { ...s, walFile: `${sqliteFile}-wal`, env: { BENCH_TOKEN: token, ...bulkEnv(users) }, notes, countAudit: () => pk.countAuditRecords({ sqliteFile }) };
     },
   };
 }
@@ -321,7 +322,11 @@ function partnerKitPostgres(users) {
         const poolLine = spawnSync(process.execPath, [pk.SERVER_MAIN, '--help'], { encoding: 'utf8', timeout: 10_000 }).stdout?.split('\n').find((l) => /pool/i.test(l));
         const notes = poolLine ? [`server: ${poolLine.trim().replace(/\s+/g, ' ')}`] : [];
         const handle = s.handle;
-        return { ...s, env: { BENCH_TOKEN: token, ...bulkEnv(users) }, notes, stop: async () => { await handle.stop(); await db.drop(); } };
+        return {
+          ...s, env: { BENCH_TOKEN: token, ...bulkEnv(users) }, notes,
+          countAudit: () => pk.countAuditRecords({ databaseUrl: db.url }),
+          stop: async () => { await handle.stop(); await db.drop(); },
+        };
       } catch (err) {
         if (s) await s.handle.stop();
         await db.drop();
@@ -479,6 +484,10 @@ async function measure(target, running, workload) {
     let rss = 0;
     let wal;
     let other = 0;
+    // PATCH workloads on PartnerKit: count the audit records the measured runs wrote, to show each PATCH changed
+    // the user (one that changes nothing writes none).
+    const countAudit = workload !== 'get' && workload !== 'page' ? running.countAudit : undefined;
+    const auditBefore = countAudit ? await countAudit() : 0;
     for (let i = 0; i < PLAN.runs; i++) {
       const smp = sampler(running.handle.pid, running.walFile, target.usesPostgres === true);
       const r = await runWrk({ ...wrkArgs, seconds: PLAN.seconds });
@@ -509,6 +518,12 @@ async function measure(target, running, workload) {
       rssMaxBytes: rss,
       otherCpuPct: other,
     });
+    if (countAudit) {
+      const requests = runs.reduce((a, r) => a + r.requests, 0);
+      row.auditRecords = (await countAudit()) - auditBefore;
+      row.auditPerRequest = requests > 0 ? row.auditRecords / requests : 0;
+      row.notes.push(`${row.auditPerRequest.toFixed(2)} audit records per request${workload === 'mixed' ? ' (a fifth are PATCHes)' : ''}`);
+    }
     if (running.walFile) {
       row.walMaxBytes = wal;
       try {

@@ -235,3 +235,21 @@ export async function growPostgres(url, users, d) {
     await client.end();
   }
 }
+
+/**
+ * How many audit records a PartnerKit store holds: read from the SQLite file (read-only, beside the running server)
+ * or the PostgreSQL database. The bench counts them around the PATCH runs, to show that every PATCH changed the
+ * user (a PATCH that changes nothing writes no audit record).
+ */
+export async function countAuditRecords({ sqliteFile, databaseUrl }) {
+  const q = 'select count(*) as n from audit_records';
+  if (sqliteFile) {
+    const db = new Database(sqliteFile, { readonly: true, fileMustExist: true });
+    try {
+      return Number(db.prepare(q).get().n);
+    } finally {
+      db.close();
+    }
+  }
+  return Number((await pgQuery(databaseUrl, q)).rows[0].n);
+}

@@ -7,7 +7,9 @@
 --   BENCH_ID_PREFIX   prefix of the bulk users' ids
 --   BENCH_RANDOM_SEED a number that differs between runs (seeds the request ids and the random users)
 -- Every PATCH carries a fresh MS-RequestId (a repeated one would be replayed by PartnerKit, which is not the
--- same work). The done() hook prints one line "BENCH_JSON {...}" with the counts and latency percentiles.
+-- same work), and a usage location that differs from the previous PATCH's: the body is the seed example's
+-- shape ({"usageLocation": …}), and rotating the country makes every PATCH a real change (PartnerKit writes the
+-- user and an audit record only when a value changes; a PATCH repeating stored values writes neither). The done() hook prints one line "BENCH_JSON {...}" with the counts and latency percentiles.
 
 local mode = os.getenv("BENCH_MODE") or "get"
 local token = os.getenv("BENCH_TOKEN") or ""
@@ -19,7 +21,14 @@ local idPrefix = os.getenv("BENCH_ID_PREFIX") or "0b000000-0000-4000-8000-"
 local usersPath = "/v1/customers/" .. customer .. "/users"
 local seedPath = usersPath .. "/" .. seedUser
 local pagePath = usersPath .. "?size=100"
-local body = '{"usageLocation":"US","attributes":{"objectType":"CustomerUser"}}'
+-- 16 countries: consecutive PATCHes never carry the same one, so with 50 requests in flight a PATCH of the seed
+-- user almost always finds another country stored (measured: audit records per PATCH in the bench's notes).
+local countries = { "US", "GB", "DE", "FR", "JP", "CA", "AU", "NL", "SE", "NO", "DK", "FI", "IE", "ES", "IT", "PT" }
+local bodies = {}
+for i, c in ipairs(countries) do
+  bodies[i] = '{"usageLocation":"' .. c .. '","attributes":{"objectType":"CustomerUser"}}'
+end
+local patches = 0
 
 local getHeaders = { ["Accept"] = "application/json" }
 local patchHeaders = { ["Accept"] = "application/json", ["Content-Type"] = "application/json" }
@@ -44,7 +53,8 @@ end
 
 local function patch(path)
   patchHeaders["MS-RequestId"] = uuid()
-  return wrk.format("PATCH", path, patchHeaders, body)
+  patches = patches + 1
+  return wrk.format("PATCH", path, patchHeaders, bodies[patches % #bodies + 1])
 end
 
 local function get(path)
