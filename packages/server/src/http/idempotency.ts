@@ -153,8 +153,8 @@ export class IdempotencyGuard {
       this.recorded.add(ticket.claimId);
       return;
     }
-    const ok = await tx.completeIdempotency(ticket.claimId, answer);
-    if (!ok) throw new PartnerKitError('unavailable', 'The request took too long and another attempt with its MS-RequestId took over. Try again.', { retryAfterSeconds: 1 });
+    await tx.completeIdempotency(ticket.claimId, answer, () =>
+      new PartnerKitError('unavailable', 'The request took too long and another attempt with its MS-RequestId took over. Try again.', { retryAfterSeconds: 1 }));
     this.recorded.add(ticket.claimId);
   }
 

@@ -324,24 +324,15 @@ export class UserService {
           after.displayName !== before.displayName || after.firstName !== before.firstName || after.lastName !== before.lastName ||
           after.usageLocation !== before.usageLocation || after.immutableId !== before.immutableId || after.phoneNumber !== before.phoneNumber;
         const passwordChanged = passwordHash !== undefined || after.forceChangePassword !== before.forceChangePassword;
-        return { after, restoring, renaming, basicChanged, passwordChanged, writes: restoring || renaming || basicChanged || passwordChanged };
+        return { after, restoring, renaming, basicChanged, passwordChanged };
       };
-      // The user is read without a lock: a request that changes nothing (a PATCH repeating stored values) answers
-      // from it and takes no lock. One that writes reads the user again under the row lock where the engine has
-      // them (PostgreSQL: SELECT … FOR UPDATE; SQLite's transactions run one at a time), and plans again from that
-      // row if another transaction changed it meanwhile, so concurrent changes apply one after the other.
-      const first = check(await this.findUser(tx, customer.id, userId));
-      let before = first.user;
-      const input = first.input;
-      let planned = plan(before, input);
-      if (planned.writes && tx.dialect === 'postgres') {
-        const locked = check(await this.findUser(tx, customer.id, userId, true)).user;
-        if (JSON.stringify(locked) !== JSON.stringify(before)) {
-          before = locked;
-          planned = plan(before, input);
-        }
-      }
-      const { after, restoring, renaming, basicChanged, passwordChanged } = planned;
+      // The user is read under its row lock where the engine has them (PostgreSQL: SELECT … FOR UPDATE; SQLite's
+      // transactions run one at a time), so concurrent changes of a user apply one after the other, each planned
+      // from the result of the one before, whichever instance runs them. (A PATCH that changes nothing takes the
+      // lock too, for the few milliseconds of its transaction: reading first without it would cost every change a
+      // round trip more.)
+      const { user: before, input } = check(await this.findUser(tx, customer.id, userId, true));
+      const { after, restoring, renaming, basicChanged, passwordChanged } = plan(before, input);
 
       const sensitive: SensitiveAction[] = [];
       if (passwordChanged) sensitive.push('resetPassword');
@@ -358,11 +349,15 @@ export class UserService {
       if (basicChanged) entries.push({ operationType: 'update_customer_user', resourceType: 'customer_user', resourceId: before.id, oldValue: toAuditValue(before), newValue: toAuditValue(after), customizedData: data });
       if (renaming) entries.push({ operationType: 'update_customer_user_principal_name', resourceType: 'customer_user', resourceId: before.id, oldValue: toAuditValue(before), newValue: toAuditValue(after), customizedData: data });
       if (passwordChanged) entries.push({ operationType: 'reset_customer_user_password', resourceType: 'customer_user', resourceId: before.id, oldValue: null, newValue: null, customizedData: [...data, { key: 'ForceChangePassword', value: String(after.forceChangePassword) }] });
-      if (entries.length > 0) {
-        await tx.updateUser(after);
-        await this.audit(tx, actor, customer, entries);
-      }
-      if (within) await within(tx, after);
+      // The change, its audit records and the caller's writes (the replay record) leave as one statement on
+      // PostgreSQL (StoreTx.combineWrites).
+      await tx.combineWrites(async () => {
+        if (entries.length > 0) {
+          await tx.updateUser(after, before);
+          await this.audit(tx, actor, customer, entries);
+        }
+        if (within) await within(tx, after);
+      });
       return after;
     });
   }
@@ -374,11 +369,13 @@ export class UserService {
       const before = await this.activeUser(tx, customer.id, userId, true);
       requireMayActOnTarget(roles, await tx.userRoleIds(before.id), ['delete']);
       const after: UserRecord = { ...before, state: 'inactive', softDeletionTime: isoSeconds(this.now()) };
-      await tx.updateUser(after);
-      await this.audit(tx, actor, customer, [
-        { operationType: 'delete_customer_user', resourceType: 'customer_user', resourceId: before.id, oldValue: toAuditValue(before), newValue: toAuditValue(after), customizedData: userData(after) },
-      ]);
-      if (within) await within(tx, null);
+      await tx.combineWrites(async () => {
+        await tx.updateUser(after, before);
+        await this.audit(tx, actor, customer, [
+          { operationType: 'delete_customer_user', resourceType: 'customer_user', resourceId: before.id, oldValue: toAuditValue(before), newValue: toAuditValue(after), customizedData: userData(after) },
+        ]);
+        if (within) await within(tx, null);
+      });
     });
   }
 

@@ -1,0 +1,149 @@
+/**
+ * `StoreTx.combineWrites` on the test engine: a user's change, its audit record and its replay answer commit
+ * together or not at all, with the same errors as when each write is sent alone. On PostgreSQL they also reach
+ * the database as one statement (watched through Kysely's query log on a store of the test's own).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { PartnerKitError } from '../errors.js';
+import { loadSeed } from '../seed/load.js';
+import { DEMO, DEMO_IDS, DEMO_SEED } from '../seed/demo.js';
+import { createTestSchema, openTestStore, TEST_ENGINE, type TestDatabase } from '../testing/harness.js';
+import type { AuditRecordRow, UserRecord } from './records.js';
+import type { Database } from './schema.js';
+import { Store } from './store.js';
+
+const F = DEMO_IDS.fabrikam;
+
+const auditFor = (u: UserRecord, marker: string): AuditRecordRow => ({
+  id: `combine-${marker}`,
+  partnerId: DEMO.tenantId,
+  customerId: F.customerId,
+  customerName: 'Fabrikam Traders',
+  callerUpn: 'agent@northwindpartner.onmicrosoft.com',
+  applicationId: DEMO.clientId,
+  resourceType: 'customer_user',
+  oldValue: null,
+  newValue: null,
+  operationType: 'update_customer_user',
+  correlationId: marker,
+  operationDate: new Date().toISOString(),
+  operationStatus: 'succeeded',
+  customizedData: [{ key: 'CustomerUserId', value: u.id }],
+});
+
+const lost = (): Error => new PartnerKitError('unavailable', 'claim lost');
+
+describe(`combined writes (${TEST_ENGINE})`, () => {
+  let store: Store;
+  /** PostgreSQL: the statements the store sent, from Kysely's log. */
+  const sent: string[] = [];
+  let schema: TestDatabase | undefined;
+
+  before(async () => {
+    if (TEST_ENGINE === 'postgres') {
+      schema = await createTestSchema();
+      const pool = new pg.Pool({ connectionString: schema.url, max: 2 });
+      store = new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: (e) => { sent.push(e.query.sql); } }), 'postgres');
+      await store.migrate();
+    } else {
+      store = await openTestStore('sqlite');
+    }
+    await loadSeed(store, DEMO_SEED);
+  });
+  after(async () => {
+    await store.close();
+    await schema?.drop();
+  });
+
+  const claim = async (claimId: string): Promise<{ partnerId: string; requestId: string }> => {
+    const key = { partnerId: DEMO.tenantId, requestId: randomUUID() };
+    assert.equal(await store.claimIdempotency({ ...key, fingerprint: 'f', claimId, createdAt: Date.now() }), true);
+    return key;
+  };
+  const answer = (key: { partnerId: string; requestId: string }, body: string) => ({ ...key, status: 200, headers: { 'x-test': '1' }, body, createdAt: Date.now() });
+  const auditCount = async (marker: string): Promise<number> =>
+    (await store.listAudit({ partnerId: DEMO.tenantId, from: '2000-01-01', to: '3000-01-01', afterSeq: undefined, limit: 100_000 }))
+      .filter((r) => r.record.correlationId === marker).length;
+
+  test('the change, its audit record and the replay answer commit together (one statement on PostgreSQL)', async () => {
+    const user = await store.getUser(F.customerId, F.users.ordinary);
+    assert.ok(user);
+    const changed: UserRecord = { ...user, usageLocation: user.usageLocation === 'NO' ? 'SE' : 'NO' };
+    const marker = randomUUID();
+    const claimId = randomUUID();
+    const key = await claim(claimId);
+    const from = sent.length;
+    await store.transaction(async (tx) => {
+      const before = await tx.getUserForUpdate(F.customerId, user.id);
+      assert.ok(before);
+      await tx.combineWrites(async () => {
+        await tx.updateUser(changed, before);
+        await tx.insertAudit(auditFor(user, marker));
+        await tx.completeIdempotency(claimId, answer(key, 'the answer'), lost);
+      });
+    });
+    assert.equal((await store.getUser(F.customerId, user.id))?.usageLocation, changed.usageLocation);
+    assert.equal(await auditCount(marker), 1);
+    const stored = await store.getIdempotency(key.partnerId, key.requestId);
+    assert.equal(stored?.body, 'the answer');
+    assert.notEqual(stored.status, 0);
+    if (TEST_ENGINE === 'postgres') {
+      const writes = sent.slice(from).filter((q) => /^(with|update|insert|delete)\b/i.test(q));
+      assert.equal(writes.length, 1, writes.join('\n'));
+      assert.match(writes[0] ?? '', /^with w0 as \(update users set usage_location = \$1 where id = \$2 returning 1\), w1 as \(insert into audit_records/);
+    }
+  });
+
+  test('a change that sets no column differently writes nothing to the user', async () => {
+    const user = await store.getUser(F.customerId, F.users.ordinary);
+    assert.ok(user);
+    const from = sent.length;
+    await store.transaction(async (tx) => {
+      await tx.combineWrites(() => tx.updateUser({ ...user }, user));
+    });
+    assert.deepEqual(sent.slice(from).filter((q) => /^update users/i.test(q)), []);
+    assert.deepEqual(await store.getUser(F.customerId, user.id), user);
+  });
+
+  test('a replay claim taken over meanwhile fails the transaction: the change and its audit record are undone', async () => {
+    const user = await store.getUser(F.customerId, F.users.ordinary);
+    assert.ok(user);
+    const marker = randomUUID();
+    const key = await claim(randomUUID());
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.combineWrites(async () => {
+          await tx.updateUser({ ...user, displayName: 'Never Stored' }, user);
+          await tx.insertAudit(auditFor(user, marker));
+          await tx.completeIdempotency(randomUUID(), answer(key, 'never'), lost);
+        });
+      }),
+      (err: unknown) => err instanceof PartnerKitError && err.message === 'claim lost',
+    );
+    assert.equal((await store.getUser(F.customerId, user.id))?.displayName, user.displayName);
+    assert.equal(await auditCount(marker), 0);
+    assert.equal((await store.getIdempotency(key.partnerId, key.requestId))?.status, 0);
+  });
+
+  test("a UPN another user holds is refused as 60009's error, and nothing of the transaction stays", async () => {
+    const user = await store.getUser(F.customerId, F.users.ordinary);
+    const other = await store.getUser(F.customerId, F.users.tomas);
+    assert.ok(user && other);
+    const marker = randomUUID();
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.combineWrites(async () => {
+          await tx.insertAudit(auditFor(user, marker));
+          await tx.updateUser({ ...user, upn: other.upn }, user);
+        });
+      }),
+      (err: unknown) => err instanceof PartnerKitError && err.kind === 'userPrincipalNameInUse',
+    );
+    assert.equal((await store.getUser(F.customerId, user.id))?.upn, user.upn);
+    assert.equal(await auditCount(marker), 0);
+  });
+});
