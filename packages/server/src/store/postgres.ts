@@ -3,9 +3,9 @@
  * advisory lock so several instances may start at once on one database. The same query code as SQLite.
  */
 import pg from 'pg';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type PostgresCursor, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult } from 'kysely';
 import type { Database } from './schema.js';
-import { Store } from './store.js';
+import { FIXED_POSTGRES_SQL, Store } from './store.js';
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database?…` */
@@ -45,6 +45,51 @@ function describeUrl(url: string): string {
   } catch {
     return 'the database';
   }
+}
+
+/** Names of the prepared statements, by text (the same name on every connection). */
+const statementNames = new Map<string, string>();
+/** Texts whose prepared statement went stale (a migration changed a table under it): run unprepared from then on. */
+const stale = new Set<string>();
+
+/** SQLSTATE 0A000 with this message: a prepared `select *` whose table gained or lost a column since. */
+const isStalePlan = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '0A000' &&
+  /cached plan must not change result type/i.test(String((err as { message?: unknown }).message));
+
+/**
+ * The pool as Kysely sees it, with the store's fixed statements (FIXED_POSTGRES_SQL) run as named prepared
+ * statements: node-postgres parses each once per connection, and the server keeps its plan, instead of parsing
+ * and planning it on every call (the common PATCH sends four of them). Any other query is sent as before. A
+ * statement whose table changed shape under it (another instance migrated) is run unprepared from then on.
+ */
+export function preparingPool(pool: pg.Pool): PostgresPool {
+  const prepared = (client: pg.PoolClient): PostgresPoolClient => {
+    function query<R>(sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>>;
+    function query<R>(cursor: PostgresCursor<R>): PostgresCursor<R>;
+    function query<R>(q: string | PostgresCursor<R>, parameters?: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
+      if (typeof q !== 'string') return client.query(q as unknown as pg.Submittable) as unknown as PostgresCursor<R>;
+      const values = parameters === undefined ? [] : [...parameters];
+      if (values.length === 0 || !FIXED_POSTGRES_SQL.has(q) || stale.has(q)) {
+        return client.query(q, values) as unknown as Promise<PostgresQueryResult<R>>;
+      }
+      let name = statementNames.get(q);
+      if (name === undefined) {
+        name = `pk_${String(statementNames.size + 1)}`;
+        statementNames.set(q, name);
+      }
+      return (client.query({ name, text: q, values }) as unknown as Promise<PostgresQueryResult<R>>).catch((err: unknown) => {
+        if (!isStalePlan(err)) throw err;
+        stale.add(q);
+        return client.query(q, values) as unknown as Promise<PostgresQueryResult<R>>;
+      });
+    }
+    return { query, release: (destroy?: boolean) => { client.release(destroy); } };
+  };
+  return {
+    connect: async () => prepared(await pool.connect()),
+    end: () => pool.end(),
+  };
 }
 
 export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
@@ -92,7 +137,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     }
   }
 
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
   const store = new Store(kysely, 'postgres', {
     exclusive,
     onConnectionError: (l) => {

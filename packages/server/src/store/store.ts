@@ -50,6 +50,18 @@ const likeEscape = (v: string): string => v.replace(/[\\%_]/g, (c) => `\\${c}`);
  * A statement of a hot path, run as fixed SQL text instead of being built and compiled by Kysely on every call
  * (which cost more than running it). Written with `?` placeholders; PostgreSQL's `$n` are derived once.
  */
+/**
+ * PostgreSQL texts of the store's fixed statements (each `FixedSql`, and the statements `combineWrites` makes of
+ * them): a bounded set, which the PostgreSQL store prepares once per connection (postgres.ts) instead of having
+ * the server parse and plan them on every call.
+ */
+export const FIXED_POSTGRES_SQL = new Set<string>();
+/** Most texts kept in FIXED_POSTGRES_SQL; more are run unprepared. */
+const MAX_FIXED_SQL = 1000;
+function registerFixed(text: string): void {
+  if (FIXED_POSTGRES_SQL.size < MAX_FIXED_SQL) FIXED_POSTGRES_SQL.add(text);
+}
+
 class FixedSql {
   readonly sqlite: string;
   readonly postgres: string;
@@ -57,6 +69,7 @@ class FixedSql {
     this.sqlite = text;
     let n = 0;
     this.postgres = text.replace(/\?/g, () => `$${String(++n)}`);
+    registerFixed(this.postgres);
   }
 }
 
@@ -273,7 +286,9 @@ export class StoreTx {
           return `w${String(i)} as (${w.text.replace(/\$(\d+)/g, (_, n: string) => `$${String(Number(n) + offset)}`)} returning 1)`;
         });
         const counted = writes.map((_, i) => `(select count(*) from w${String(i)}) as n${String(i)}`);
-        const r = await this.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(`with ${clauses.join(', ')} select ${counted.join(', ')}`, parameters));
+        const text = `with ${clauses.join(', ')} select ${counted.join(', ')}`;
+        registerFixed(text);
+        const r = await this.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, parameters));
         const row = r.rows[0] ?? {};
         counts = writes.map((_, i) => Number(row[`n${String(i)}`] ?? 0));
       }
