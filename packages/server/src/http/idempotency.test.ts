@@ -331,6 +331,7 @@ describe('IdempotencyGuard', () => {
       takeOverIdempotency: (seen, c) => store.takeOverIdempotency(seen, c),
       releaseIdempotency: (p, r, c) => store.releaseIdempotency(p, r, c),
       purgeIdempotency: (before) => store.purgeIdempotency(before),
+      newestIdempotencyAt: () => store.newestIdempotencyAt(),
       async getIdempotency(partnerId: string, requestId: string): Promise<IdempotencyRecord | undefined> {
         await new Promise((resolve) => setTimeout(resolve, 5));
         return store.getIdempotency(partnerId, requestId);

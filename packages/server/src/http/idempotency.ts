@@ -8,6 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { PartnerKitError } from '../errors.js';
 import type { IdempotencyRecord } from '../store/records.js';
 import { IDEMPOTENCY_PENDING, type Store, type StoreTx } from '../store/store.js';
+import { RecordedRequestIds } from './recorded-ids.js';
 
 export const REPLAY_WINDOW_MS = 24 * 3_600_000;
 /** A pending claim older than this is taken to belong to an instance that died: another request may take it over. */
@@ -33,7 +34,8 @@ export type IdempotencyOutcome = { replay: IdempotencyRecord } | { ticket: Idemp
 
 /** The store queries the guard needs. */
 export type IdempotencyStore = Pick<
-  Store, 'sharedByProcesses' | 'claimIdempotency' | 'getIdempotency' | 'takeOverIdempotency' | 'releaseIdempotency' | 'purgeIdempotency'
+  Store, 'sharedByProcesses' | 'claimIdempotency' | 'getIdempotency' | 'takeOverIdempotency' | 'releaseIdempotency' | 'purgeIdempotency' |
+  'newestIdempotencyAt'
 >;
 
 export function fingerprint(method: string, url: string, body: unknown): string {
@@ -44,6 +46,9 @@ const reused = (): PartnerKitError =>
   new PartnerKitError('requestIdReused', 'The MS-RequestId was already used for a different request. Use a new MS-RequestId for each call.', {
     data: [{ header: 'MS-RequestId' }],
   });
+
+/** The in-process key of a (partner, MS-RequestId) pair. */
+const keyOf = (partnerId: string, requestId: string): string => `${partnerId}\n${requestId}`;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -61,6 +66,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export class IdempotencyGuard {
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly recorded = new Set<string>();
+  /** A store one process owns: the ids this process has stored answers for (see recorded-ids.ts). */
+  private readonly recordedIds = new RecordedRequestIds(REPLAY_WINDOW_MS);
+  private opening: Promise<void> | undefined;
 
   constructor(
     private readonly store: IdempotencyStore,
@@ -68,7 +76,7 @@ export class IdempotencyGuard {
   ) {}
 
   async begin(partnerId: string, requestId: string, print: string): Promise<IdempotencyOutcome> {
-    const key = `${partnerId}\n${requestId}`;
+    const key = keyOf(partnerId, requestId);
     for (let running = this.inflight.get(key); running; running = this.inflight.get(key)) await running;
     // Claim the id in this process before the first await below: a repeat arriving meanwhile waits for this one.
     let resolveDone!: () => void;
@@ -109,6 +117,15 @@ export class IdempotencyGuard {
 
   /** One process owns the store: the stored answer, if any (a different request with the id is refused). */
   private async lookUp(partnerId: string, requestId: string, print: string): Promise<{ replay: IdempotencyRecord } | { claimId: string }> {
+    this.opening ??= this.store.newestIdempotencyAt().then(
+      (newest) => {
+        this.recordedIds.open(newest);
+      },
+      () => {
+        this.opening = undefined; // the store could not tell: look everything up, and ask again next time
+      },
+    );
+    if (!this.recordedIds.mayHave(keyOf(partnerId, requestId), this.now())) return { claimId: randomUUID() };
     const stored = await this.store.getIdempotency(partnerId, requestId);
     // A pending record (left by an older version that claimed in the store) or an expired answer is free to take.
     if (stored && stored.status !== IDEMPOTENCY_PENDING && stored.createdAt > this.now() - REPLAY_WINDOW_MS) {
@@ -150,6 +167,7 @@ export class IdempotencyGuard {
     const answer = { partnerId: ticket.partnerId, requestId: ticket.requestId, status, headers, body, createdAt: this.now() };
     if (!this.store.sharedByProcesses) {
       await tx.saveIdempotency({ ...answer, fingerprint: ticket.fingerprint, claimId: ticket.claimId });
+      this.recordedIds.add(keyOf(ticket.partnerId, ticket.requestId), answer.createdAt);
       this.recorded.add(ticket.claimId);
       return;
     }

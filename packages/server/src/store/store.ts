@@ -733,6 +733,12 @@ export class StoreTx {
   async releaseIdempotency(partnerId: string, requestId: string, claimId: string): Promise<void> {
     await this.run(SQL.releaseIdempotency, [partnerId, requestId, claimId, IDEMPOTENCY_PENDING]);
   }
+  /** When the newest replay record was written (undefined: there is none). */
+  async newestIdempotencyAt(): Promise<number | undefined> {
+    // max() of no rows is null.
+    const r = await this.db.selectFrom('idempotency').select((eb) => eb.fn.max<number | null>('created_at').as('newest')).executeTakeFirst();
+    return r?.newest ?? undefined;
+  }
   async purgeIdempotency(before: number): Promise<void> {
     await this.db.deleteFrom('idempotency').where('created_at', '<', before).execute();
   }
