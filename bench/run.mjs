@@ -297,7 +297,7 @@ function partnerKitPostgres(users) {
     name: `pk-pg-${size}`,
     users,
     usesPostgres: true,
-    workloads: users === PLAN.smallUsers ? ['patch', 'get', 'page', 'mixed'] : ['patch'],
+    workloads: users === PLAN.smallUsers ? ['patch', 'get', 'page', 'mixed', 'patch-random'] : ['patch'],
     async start() {
       const db = await scratchDatabase(`pk${size}`);
       const dataDir = join(scratch, `pk-pg-${size}`);
@@ -356,7 +356,8 @@ const TARGETS = [
     name: 'pg-baseline',
     users: PLAN.smallUsers,
     usesPostgres: true,
-    workloads: ['patch'],
+    // patch-random: the same comparison without one hot row (every seed PATCH waits for the previous one's lock).
+    workloads: ['patch', 'patch-random'],
     async start() {
       const db = await scratchDatabase('base');
       try {
