@@ -9,8 +9,8 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
+import { operationDate } from '../audit/records.js';
 import { DEMO, DEMO_IDS, startTestService, type CallResult, type TestService, withSuiteService } from '../testing/harness.js';
-import { fingerprint } from './idempotency.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const JSON_UTF8 = 'application/json; charset=utf-8';
@@ -349,15 +349,20 @@ describe('unexpected errors', () => {
   }
 
   test('an internal error reading stored data answers 500 800003, not a client error', async () => {
-    // A replay record whose stored headers are not JSON: reading it throws a SyntaxError inside the service.
-    const requestId = randomUUID();
-    const path = userPath(F.users.aiko);
-    const body = { displayName: 'Aiko Corrupt' };
-    const row = [DEMO.tenantId, requestId, fingerprint('PATCH', path, body), 200, '{not json', '{}', Date.now()] as const;
+    // An audit record whose stored customized data is not JSON: reading it throws a SyntaxError inside the service.
+    // (Written beside the running service, which no client can do: the data directory is the service's own.)
+    const correlationId = randomUUID();
+    const at = Date.now() - 2 * 86_400_000; // two days ago: no other record of the suite is that old
+    const row = [
+      `corrupt-${correlationId}`, DEMO.tenantId, F.customerId, 'Fabrikam Traders', 'agent@northwindpartner.onmicrosoft.com', DEMO.clientId,
+      'customer_user', null, null, 'update_customer_user', correlationId, operationDate(at), 'succeeded', '{not json',
+    ] as const;
+    const columns = 'id, partner_id, customer_id, customer_name, caller_upn, application_id, resource_type, old_value, new_value, ' +
+      'operation_type, correlation_id, operation_date, operation_status, customized_data';
     if (s.databaseUrl === undefined) {
       const db = new BetterSqlite3(`${s.dataDir}/partnerkit.sqlite`);
       try {
-        db.prepare('insert into idempotency (partner_id, request_id, fingerprint, status, headers, body, created_at) values (?, ?, ?, ?, ?, ?, ?)').run(...row);
+        db.prepare(`insert into audit_records (${columns}) values (${row.map(() => '?').join(', ')})`).run(...row);
       } finally {
         db.close();
       }
@@ -365,12 +370,14 @@ describe('unexpected errors', () => {
       const db = new pg.Client({ connectionString: s.databaseUrl });
       await db.connect();
       try {
-        await db.query('insert into idempotency (partner_id, request_id, fingerprint, status, headers, body, created_at) values ($1, $2, $3, $4, $5, $6, $7)', [...row]);
+        await db.query(`insert into audit_records (${columns}) values (${row.map((_, i) => `$${String(i + 1)}`).join(', ')})`, [...row]);
       } finally {
         await db.end();
       }
     }
-    const r = await s.call('PATCH', path, { token, body, headers: { 'MS-RequestId': requestId } });
+    const requestId = randomUUID();
+    const window = new URLSearchParams({ startDate: new Date(at - 1000).toISOString(), endDate: new Date(at + 1000).toISOString() });
+    const r = await s.call('GET', `/v1/auditrecords?${window.toString()}`, { token, headers: { 'MS-RequestId': requestId } });
     const fault = assertFault(r, 500, 800003);
     assert.deepEqual(fault.data, []);
     assertNoInternals(r.text);
