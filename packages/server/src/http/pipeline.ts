@@ -235,7 +235,10 @@ export function sendJson(reply: FastifyReply, status: number, body: unknown): Fa
   return sendJsonText(reply, status, JSON.stringify(body));
 }
 
-/** Sends JSON already serialised. */
-export function sendJsonText(reply: FastifyReply, status: number, text: string): FastifyReply {
+/**
+ * Sends JSON already serialised: a string, or its UTF-8 bytes when the same answer is sent many times (a kept page
+ * of users), so that each send writes the bytes as they are instead of encoding the text into a new buffer.
+ */
+export function sendJsonText(reply: FastifyReply, status: number, text: string | Buffer): FastifyReply {
   return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(text);
 }
