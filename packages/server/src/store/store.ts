@@ -47,10 +47,6 @@ const holdsNul = (text: string): boolean => text.includes('\u0000');
 const likeEscape = (v: string): string => v.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /**
- * A statement of a hot path, run as fixed SQL text instead of being built and compiled by Kysely on every call
- * (which cost more than running it). Written with `?` placeholders; PostgreSQL's `$n` are derived once.
- */
-/**
  * PostgreSQL texts of the store's fixed statements (each `FixedSql`, and the statements `combineWrites` makes of
  * them): a bounded set, which the PostgreSQL store prepares once per connection (postgres.ts) instead of having
  * the server parse and plan them on every call.
@@ -62,6 +58,10 @@ function registerFixed(text: string): void {
   if (FIXED_POSTGRES_SQL.size < MAX_FIXED_SQL) FIXED_POSTGRES_SQL.add(text);
 }
 
+/**
+ * A statement of a hot path, run as fixed SQL text instead of being built and compiled by Kysely on every call
+ * (which cost more than running it). Written with `?` placeholders; PostgreSQL's `$n` are derived once.
+ */
 class FixedSql {
   readonly sqlite: string;
   readonly postgres: string;
