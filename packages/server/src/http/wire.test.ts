@@ -9,8 +9,8 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { operationDate } from '../audit/records.js';
-import { DEMO, DEMO_IDS, startTestService, type CallResult, type TestService, withSuiteService } from '../testing/harness.js';
+import { auditRow } from '../audit/records.js';
+import { DEMO_IDS, demoAgentActor, startTestService, type CallResult, type TestService, withSuiteService } from '../testing/harness.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const JSON_UTF8 = 'application/json; charset=utf-8';
@@ -350,19 +350,18 @@ describe('unexpected errors', () => {
 
   test('an internal error reading stored data answers 500 800003, not a client error', async () => {
     // An audit record whose stored customized data is not JSON: reading it throws a SyntaxError inside the service.
-    // (Written beside the running service, which no client can do: the data directory is the service's own.)
-    const correlationId = randomUUID();
+    // It is written by the service's own store, then spoilt beside it, which no client can do.
     const at = Date.now() - 2 * 86_400_000; // two days ago: no other record of the suite is that old
-    const row = [
-      `corrupt-${correlationId}`, DEMO.tenantId, F.customerId, 'Fabrikam Traders', 'agent@northwindpartner.onmicrosoft.com', DEMO.clientId,
-      'customer_user', null, null, 'update_customer_user', correlationId, operationDate(at), 'succeeded', '{not json',
-    ] as const;
-    const columns = 'id, partner_id, customer_id, customer_name, caller_upn, application_id, resource_type, old_value, new_value, ' +
-      'operation_type, correlation_id, operation_date, operation_status, customized_data';
+    const customer = await s.store.getCustomer(F.customerId);
+    assert.ok(customer);
+    const record = auditRow(demoAgentActor(), customer, {
+      operationType: 'update_customer_user', resourceType: 'customer_user', resourceId: F.users.aiko, oldValue: null, newValue: null, customizedData: [],
+    }, at);
+    await s.store.insertAudit(record);
     if (s.databaseUrl === undefined) {
       const db = new BetterSqlite3(`${s.dataDir}/partnerkit.sqlite`);
       try {
-        db.prepare(`insert into audit_records (${columns}) values (${row.map(() => '?').join(', ')})`).run(...row);
+        db.prepare("update audit_records set customized_data = '{not json' where id = ?").run(record.id);
       } finally {
         db.close();
       }
@@ -370,7 +369,7 @@ describe('unexpected errors', () => {
       const db = new pg.Client({ connectionString: s.databaseUrl });
       await db.connect();
       try {
-        await db.query(`insert into audit_records (${columns}) values (${row.map((_, i) => `$${String(i + 1)}`).join(', ')})`, [...row]);
+        await db.query("update audit_records set customized_data = '{not json' where id = $1", [record.id]);
       } finally {
         await db.end();
       }

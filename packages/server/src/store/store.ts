@@ -136,6 +136,24 @@ function updateUserStatement(mask: number): FixedSql {
   return q;
 }
 
+/**
+ * Sends writes (`send` answers how many rows each wrote), raising the first error a write has its own error for
+ * (else the database's), then each write's row-count check.
+ */
+async function settle(writes: readonly Omit<HeldWrite, 'text' | 'parameters'>[], send: () => Promise<number[]>): Promise<void> {
+  let counts: number[];
+  try {
+    counts = await send();
+  } catch (err) {
+    for (const w of writes) {
+      const mapped = w.mapError?.(err);
+      if (mapped) throw mapped;
+    }
+    throw err;
+  }
+  writes.forEach((w, i) => w.check?.(counts[i] ?? 0));
+}
+
 /** A write a transaction holds back to send with others as one statement (see `StoreTx.combineWrites`). */
 interface HeldWrite {
   /** PostgreSQL text, parameters `$1…`, without RETURNING. */
@@ -236,13 +254,13 @@ export class StoreTx {
   /**
    * Runs `fn`, whose writes depend on nothing they return but errors: on PostgreSQL, the fixed-SQL writes it makes
    * (a user's change, audit records, the replay record) are held back and sent together as one statement when it
-   * ends (data-modifying `WITH` clauses), so they cost one round trip instead of one each. They commit or fail
-   * together, as in any transaction; a write's errors and its row-count check are raised when they are sent. A
-   * fixed-SQL read inside `fn` sends the held writes first. SQLite runs every statement at once (each is a call,
-   * not a round trip).
+   * ends (data-modifying `WITH` clauses), so they cost one round trip instead of one each. One statement commits or
+   * fails as a whole, inside a transaction or not; a write's errors and its row-count check are raised when it is
+   * sent. A fixed-SQL read inside `fn` sends the held writes first; a Kysely-built query would not, so `fn` makes
+   * none. SQLite runs every statement at once (each is a call, not a round trip).
    */
   async combineWrites<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.dialect !== 'postgres' || this.direct || this.references?.read !== false) return fn();
+    if (this.dialect !== 'postgres') return fn();
     this.holding = true;
     try {
       const result = await fn();
@@ -260,46 +278,30 @@ export class StoreTx {
       this.held.push({ text: q.postgres, parameters, ...w });
       return;
     }
-    let r: QueryResult<unknown>;
-    try {
-      r = await this.run(q, parameters);
-    } catch (err) {
-      throw w.mapError?.(err) ?? err;
-    }
-    w.check?.(affected(r));
+    await settle([w], async () => [affected(await this.run(q, parameters))]);
   }
 
   private async sendHeldWrites(): Promise<void> {
     const writes = this.held;
     this.held = [];
     if (writes.length === 0) return;
-    let counts: number[];
-    try {
+    await settle(writes, async () => {
       if (writes.length === 1) {
         const [w] = writes as [HeldWrite];
-        counts = [affected(await this.db.executeQuery(CompiledQuery.raw(w.text, [...w.parameters])))];
-      } else {
-        const parameters: unknown[] = [];
-        const clauses = writes.map((w, i) => {
-          const offset = parameters.length;
-          parameters.push(...w.parameters);
-          return `w${String(i)} as (${w.text.replace(/\$(\d+)/g, (_, n: string) => `$${String(Number(n) + offset)}`)} returning 1)`;
-        });
-        const counted = writes.map((_, i) => `(select count(*) from w${String(i)}) as n${String(i)}`);
-        const text = `with ${clauses.join(', ')} select ${counted.join(', ')}`;
-        registerFixed(text);
-        const r = await this.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, parameters));
-        const row = r.rows[0] ?? {};
-        counts = writes.map((_, i) => Number(row[`n${String(i)}`] ?? 0));
+        return [affected(await this.db.executeQuery(CompiledQuery.raw(w.text, [...w.parameters])))];
       }
-    } catch (err) {
-      for (const w of writes) {
-        const mapped = w.mapError?.(err);
-        if (mapped) throw mapped;
-      }
-      throw err;
-    }
-    writes.forEach((w, i) => w.check?.(counts[i] ?? 0));
+      const parameters: unknown[] = [];
+      const clauses = writes.map((w, i) => {
+        const offset = parameters.length;
+        parameters.push(...w.parameters);
+        return `w${String(i)} as (${w.text.replace(/\$(\d+)/g, (_, n: string) => `$${String(Number(n) + offset)}`)} returning 1)`;
+      });
+      const counted = writes.map((_, i) => `(select count(*) from w${String(i)}) as n${String(i)}`);
+      const text = `with ${clauses.join(', ')} select ${counted.join(', ')}`;
+      registerFixed(text);
+      const row = (await this.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, parameters))).rows[0] ?? {};
+      return writes.map((_, i) => Number(row[`n${String(i)}`] ?? 0));
+    });
   }
 
   // ---- partners, applications, partner users -------------------------------------------------------------

@@ -23,7 +23,8 @@ import pg from 'pg';
 import { SignJWT, type JWTPayload } from 'jose';
 import { PartnerCenterAudience } from '@partnerkit/contract';
 import { defaultConfig, type Config } from '../config.js';
-import { DEMO } from '../seed/demo.js';
+import type { Actor } from '../actor.js';
+import { DEMO, DEMO_IDS } from '../seed/demo.js';
 import type { SeedFile } from '../seed/format.js';
 import { startService, type RunningService, type StartOptions } from '../service.js';
 import { openPostgresStore } from '../store/postgres.js';
@@ -411,6 +412,11 @@ export const demoAgentToken = (baseUrl: string): Promise<string> =>
     grant_type: 'password', client_id: DEMO.clientId, client_secret: DEMO.clientSecret, username: DEMO.username, password: DEMO.password,
     scope: `${PartnerCenterAudience}/user_impersonation`,
   });
+
+/** The demo agent as the domain services see a caller (for tests that build records the way a request would). */
+export const demoAgentActor = (correlationId: string = randomUUID()): Actor => ({
+  partnerId: DEMO.tenantId, applicationId: DEMO.clientId, userId: DEMO_IDS.partnerUsers.agent, upn: DEMO.username, correlationId,
+});
 
 /** Partner Center's error body. */
 export interface FaultBody {
