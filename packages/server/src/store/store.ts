@@ -254,13 +254,15 @@ export class StoreTx {
   /**
    * Runs `fn`, whose writes depend on nothing they return but errors: on PostgreSQL, the fixed-SQL writes it makes
    * (a user's change, audit records, the replay record) are held back and sent together as one statement when it
-   * ends (data-modifying `WITH` clauses), so they cost one round trip instead of one each. One statement commits or
-   * fails as a whole, inside a transaction or not; a write's errors and its row-count check are raised when it is
-   * sent. A fixed-SQL read inside `fn` sends the held writes first; a Kysely-built query would not, so `fn` makes
-   * none. SQLite runs every statement at once (each is a call, not a round trip).
+   * ends (data-modifying `WITH` clauses), so they cost one round trip instead of one each. They commit or fail
+   * together, as in any transaction; a write's errors and its row-count check are raised when it is sent. A
+   * fixed-SQL read inside `fn` sends the held writes first; a Kysely-built query would not, so `fn` makes none.
+   * Only a transaction's executor holds writes (the store's own serves concurrent requests at once, which must not
+   * share one list). SQLite runs every statement at once (each is a call, not a round trip).
    */
   async combineWrites<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.dialect !== 'postgres') return fn();
+    const inTransaction = this.references?.read === false;
+    if (this.dialect !== 'postgres' || !inTransaction) return fn();
     this.holding = true;
     try {
       const result = await fn();
