@@ -974,3 +974,42 @@ describe('soft-delete retention', () => {
   });
 });
 
+
+describe('GET of one user after a change shows the change (a user read is kept only while no change of users commits)', () => {
+  let ctx: Ctx;
+  before(async () => {
+    ctx = await setup();
+  });
+  after(async () => {
+    await ctx.svc.close();
+  });
+
+  test('PATCH, DELETE, restore, a change made through the store, and a change of another user: each seen by the next GET', async () => {
+    const u = await freshUser(ctx);
+    const first = await getUser(ctx, u.id);
+    assert.deepEqual(await getUser(ctx, u.id), first, 'the same user twice');
+
+    assert.equal((await api(ctx, 'PATCH', userPath(u.id), { body: { displayName: 'Renamed While Read' } })).status, 200);
+    assert.equal((await getUser(ctx, u.id)).displayName, 'Renamed While Read');
+
+    assert.equal((await api(ctx, 'DELETE', userPath(u.id))).status, 204);
+    assertFault(await api(ctx, 'GET', userPath(u.id)), 404, 60002);
+    assert.equal((await api(ctx, 'PATCH', userPath(u.id), { body: { state: 'active' } })).status, 200);
+    assert.equal((await getUser(ctx, u.id)).state, 'active');
+
+    await ctx.svc.store.updateUser({ ...(await stored(ctx, u.id)), usageLocation: 'NZ' });
+    assert.equal((await getUser(ctx, u.id)).usageLocation, 'NZ');
+
+    // The same id in another letter case names the same user, read and kept on its own.
+    assert.equal((await getUser(ctx, u.id.toUpperCase())).usageLocation, 'NZ');
+    assert.equal((await api(ctx, 'PATCH', userPath(u.id.toUpperCase()), { body: { usageLocation: 'FJ' } })).status, 200);
+    assert.equal((await getUser(ctx, u.id)).usageLocation, 'FJ');
+    assert.equal((await getUser(ctx, u.id.toUpperCase())).usageLocation, 'FJ');
+
+    // A user created after a GET of an unknown id found nothing is found.
+    const later = randomUUID();
+    assertFault(await api(ctx, 'GET', userPath(later)), 404, 60002);
+    await freshUser(ctx, { id: later, upn: `later.${later.slice(0, 8)}@${CUSTOM_DOMAIN}` });
+    assert.equal((await getUser(ctx, later)).id, later);
+  });
+});
