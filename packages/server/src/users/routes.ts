@@ -5,7 +5,7 @@ import { invalidProperty } from '../errors.js';
 import type { IdempotencyGuard } from '../http/idempotency.js';
 import { replayRecorder, sendJson, sendJsonText, sendResult, userActor } from '../http/pipeline.js';
 import { collection, continuation, pageSize, readQuery, type Query } from '../http/query.js';
-import type { UserRecord, UserSortField } from '../store/records.js';
+import type { UserSortField } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { readUserInput, type UserInput } from './input.js';
 import type { UserPage, UserService } from './service.js';
@@ -97,17 +97,9 @@ export function userRoutes(app: FastifyInstance, deps: UserRouteDeps): void {
     return sendResult(req, reply, 201, () => toWireUser(user));
   });
 
-  /** Renderings of the users `UserService.get` keeps (the same object while it is kept). */
-  const renderedUsers = new WeakMap<UserRecord, string>();
-
   app.get<{ Params: Params }>('/customers/:customerId/users/:userId', { config }, async (req, reply) => {
     const user = await users.get(userActor(req), req.params.customerId, req.params.userId);
-    let text = renderedUsers.get(user);
-    if (text === undefined) {
-      text = JSON.stringify(toWireUser(user));
-      renderedUsers.set(user, text);
-    }
-    return sendJsonText(reply, 200, text);
+    return sendJson(reply, 200, toWireUser(user));
   });
 
   app.patch<{ Params: Params }>('/customers/:customerId/users/:userId', { config }, async (req, reply) => {

@@ -27,7 +27,6 @@ import {
   normaliseUsageLocation,
   upnDomain,
 } from './validation.js';
-import { KeptReads } from './kept-reads.js';
 import { toAuditValue } from './wire.js';
 import { isoSeconds } from '../time.js';
 
@@ -51,8 +50,6 @@ export interface UserPage {
 
 /** Most pages of users kept (a page of 100 users takes about 100 KB with its rendering). */
 const MAX_KEPT_PAGES = 128;
-/** Most single users kept (one takes about 2 KB with its rendering). */
-const MAX_KEPT_USERS = 1024;
 
 export interface UserServiceOptions {
   retentionDays: number;
@@ -70,10 +67,8 @@ const ms = (days: number): number => days * 86_400_000;
 export class UserService {
   private readonly now: () => number;
   private readonly retentionMs: number;
-  /** Pages of active users by customer and position, while no change of users commits. */
-  private readonly pages = new KeptReads<UserPage>(MAX_KEPT_PAGES);
-  /** Active users by customer and id, while no change of users commits. */
-  private readonly kept = new KeptReads<UserRecord>(MAX_KEPT_USERS);
+  /** Pages of active users by customer and position, with the store's users version they were read at. */
+  private readonly pages = new Map<string, { version: number; page: UserPage }>();
 
   constructor(
     private readonly store: Store,
@@ -119,21 +114,10 @@ export class UserService {
     return u;
   }
 
-  /**
-   * An active user. What is read is kept while no change of users commits (on a store this process owns), and the
-   * same object is returned to every request that finds it kept (read-only).
-   */
   async get(actor: Actor, customerId: string, userId: string): Promise<UserRecord> {
     const { customer, roles } = await this.access(this.store, actor, customerId);
     requireRoles(roles, ['getUser']);
-    const version = this.store.usersVersion();
-    if (version === undefined) return this.activeUser(this.store, customer.id, userId);
-    const key = `${customer.id}\n${userId}`;
-    const hit = this.kept.get(version, key);
-    if (hit !== undefined) return hit;
-    const user = Object.freeze(await this.activeUser(this.store, customer.id, userId));
-    this.kept.set(version, key, user);
-    return user;
+    return this.activeUser(this.store, customer.id, userId);
   }
 
   /** The directory role template ids a user holds. */
@@ -169,10 +153,10 @@ export class UserService {
     // Pages of active users are kept while no change of users has committed (deleted users' pages depend on the
     // time too: purged ones drop out).
     const version = state === 'active' ? this.store.usersVersion() : undefined;
-    const key = `${customer.id}\n${sort}\n${String(descending)}\n${String(size)}\n${after?.key ?? ''}\n${String(after?.seq ?? '')}`;
-    if (version !== undefined) {
-      const kept = this.pages.get(version, key);
-      if (kept !== undefined) return kept;
+    const key = version === undefined ? undefined : `${customer.id}\n${sort}\n${String(descending)}\n${String(size)}\n${after?.key ?? ''}\n${String(after?.seq ?? '')}`;
+    if (key !== undefined) {
+      const kept = this.pages.get(key);
+      if (kept !== undefined && kept.version === version) return kept.page;
     }
     const rows = await this.store.listUsers({
       customerId: customer.id, state, sort, descending, after, limit: size + 1, purgeBefore: this.purgeBefore(),
@@ -183,7 +167,10 @@ export class UserService {
       ? encodeToken({ k: 'users', c: customer.id, state, sort, desc: descending, size, key: last.key, seq: last.seq })
       : undefined;
     const page: UserPage = Object.freeze({ users: Object.freeze(users.map((r) => Object.freeze(r.user))), next, size });
-    if (version !== undefined) this.pages.set(version, key, page);
+    if (key !== undefined && version !== undefined) {
+      if (this.pages.size >= MAX_KEPT_PAGES) this.pages.clear();
+      this.pages.set(key, { version, page });
+    }
     return page;
   }
 
