@@ -3,18 +3,14 @@ import { ObjectTypes, type AuditOperationType, type AuditRecord, type AuditResou
 import type { Actor } from '../actor.js';
 import type { AuditRecordRow, CustomerRecord } from '../store/records.js';
 
-/** .NET ticks (100 ns since 0001-01-01) of an instant, as Partner Center puts in audit record ids. */
-const EPOCH_TICKS = 621355968000000000n;
+/** Milliseconds from 0001-01-01 (.NET's epoch) to 1970-01-01. */
+const EPOCH_MS_FROM_YEAR_ONE = 62_135_596_800_000;
 let sequence = 0;
-/** A tick count within the millisecond `ms`; the sub-millisecond part is a counter, so ids of one instant differ. */
-function ticks(ms: number): bigint {
-  sequence = (sequence + 1) % 10000;
-  return EPOCH_TICKS + BigInt(ms) * 10000n + BigInt(sequence);
-}
 
 /** `2024-03-05T14:22:10.1234567Z`: seven fractional digits, like Partner Center. */
 export function operationDate(ms: number, subMillisecondTicks = 0): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, `.$1${String(subMillisecondTicks).padStart(4, '0')}Z`);
+  // toISOString() always ends `.mmmZ`: the four sub-millisecond digits go before the Z.
+  return `${new Date(ms).toISOString().slice(0, -1)}${String(subMillisecondTicks).padStart(4, '0')}Z`;
 }
 
 export interface AuditEntry {
@@ -28,10 +24,13 @@ export interface AuditEntry {
 
 export function auditRow(actor: Actor, customer: CustomerRecord, entry: AuditEntry, nowMs: number): AuditRecordRow {
   const op = entry.operationType.replace(/_/g, '');
-  // The id ends with the .NET ticks of operationDate, exactly (Partner Center's ids do).
-  const t = ticks(nowMs);
+  // The id ends with the .NET ticks (100 ns since 0001-01-01) of operationDate, exactly (Partner Center's ids do):
+  // the milliseconds since then, and four digits within the millisecond from a counter, so ids of one instant
+  // differ. (The ticks are written as text: they exceed what a double holds exactly.)
+  sequence = (sequence + 1) % 10000;
+  const sub = sequence;
   return {
-    id: `${actor.partnerId}_${customer.id}_${entry.resourceId}_${op}_${t.toString()}`,
+    id: `${actor.partnerId}_${customer.id}_${entry.resourceId}_${op}_${String(EPOCH_MS_FROM_YEAR_ONE + nowMs)}${String(sub).padStart(4, '0')}`,
     partnerId: actor.partnerId,
     customerId: customer.id,
     customerName: customer.companyName,
@@ -42,7 +41,7 @@ export function auditRow(actor: Actor, customer: CustomerRecord, entry: AuditEnt
     newValue: entry.newValue,
     operationType: entry.operationType,
     correlationId: actor.correlationId,
-    operationDate: operationDate(nowMs, Number(t % 10000n)),
+    operationDate: operationDate(nowMs, sub),
     operationStatus: 'succeeded',
     customizedData: entry.customizedData,
   };
