@@ -13,7 +13,9 @@
  * Domain membership of a UPN (verified / federated domain of the customer) is
  * not checked here; use {@link upnDomain} to get the domain for that check.
  */
-import countries from 'i18n-iso-countries';
+// The package's Node entry registers the country names of every language it knows (about 2 MB the server never
+// uses); its plain entry holds the codes alone.
+import countries from 'i18n-iso-countries/index.js';
 
 export interface RuleViolation {
   property: string;
