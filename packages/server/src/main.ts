@@ -8,9 +8,10 @@ import { startService } from './service.js';
 import { SeedError } from './seed/format.js';
 
 /**
- * V8 lets the old generation grow to about four times what survived the last full collection before it collects
- * again; under load most of that growth is garbage, and it is most of the peak RSS. At twice, the peak under the
- * benchmark's workloads fell from about 204 to 170 MiB at the same throughput (docs/configuration.md, "Memory").
+ * V8 lets the old generation grow to up to four times what survived the last full collection before it collects
+ * again (it picks the factor from its GC speed); under load most of that growth is garbage, and it is most of the
+ * peak RSS. At twice, the peak under the benchmark's workloads fell from about 204 to 170 MiB at the same
+ * throughput (docs/configuration.md, "Memory").
  * A value given on node's command line wins.
  */
 const HEAP_GROWING_PERCENT = 100;
