@@ -13,6 +13,8 @@ export interface SqliteOptions {
   /** Data directory, or `:memory:`. */
   dataDir: string;
   synchronous: 'normal' | 'full';
+  /** Most users kept for reads (see `Store.getUser`; default `MAX_KEPT_USERS`). */
+  maxKeptUsers?: number;
 }
 
 export const SQLITE_FILE = 'partnerkit.sqlite';
@@ -48,7 +50,10 @@ export async function openSqliteStore(opts: SqliteOptions): Promise<Store> {
   }
   const driver = new GroupCommitDriver({ writer, ...(reader ? { reader } : {}), ...(checkpointer ? { checkpointer } : {}), onDestroy: unlock });
   const kysely = new Kysely<Database>({ dialect: new GroupCommitDialect(driver) });
-  const store = new Store(kysely, 'sqlite', { direct: { outside: driver.execute, inTransaction: () => driver.transactionRunner() } });
+  const store = new Store(kysely, 'sqlite', {
+    direct: { outside: driver.execute, inTransaction: () => driver.transactionRunner() },
+    ...(opts.maxKeptUsers !== undefined ? { maxKeptUsers: opts.maxKeptUsers } : {}),
+  });
   try {
     await store.migrate();
   } catch (err) {

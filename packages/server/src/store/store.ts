@@ -217,6 +217,8 @@ export class StoreTx {
   touchedReferences = false;
   /** Set when this executor wrote users: the users version moves on once that is committed (see `Store.usersVersion`). */
   touchedUsers = false;
+  /** The ids of the users this executor wrote (lower case): a store drops them from its kept users once committed. */
+  readonly touchedUserIds = new Set<string>();
 
   /**
    * `references`: the store's cache of customers and GDAP grants; `read` when this executor reads through it (the
@@ -526,21 +528,26 @@ export class StoreTx {
       .executeTakeFirst();
     return r && toUser(r);
   }
-  /** Called once a write of users outside a transaction has committed (the store moves its users version on). */
-  protected usersCommitted(): void {
-    // A transaction's writes count when it commits (Store.transaction).
+  /**
+   * Called when this executor has written the user `userId` (lower case). A transaction notes it: its writes count
+   * when it commits (Store.transaction). The store's own writes have committed by then: it moves its users version
+   * on and forgets what it kept of the user.
+   */
+  protected userWritten(userId: string): void {
+    this.touchedUserIds.add(userId);
   }
-  private async changingUsers<T>(write: () => Promise<T>): Promise<T> {
+  private async changingUsers<T>(userId: string, write: () => Promise<T>): Promise<T> {
+    const id = userId.toLowerCase();
     try {
       return await write();
     } finally {
       this.touchedUsers = true;
-      this.usersCommitted();
+      this.userWritten(id);
     }
   }
 
   insertUser(u: UserRecord): Promise<boolean> {
-    return this.changingUsers(async () => {
+    return this.changingUsers(u.id, async () => {
       const r = await this.db.insertInto('users').values(userColumns(u)).onConflict((oc) => oc.doNothing()).executeTakeFirst();
       return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
     });
@@ -559,12 +566,12 @@ export class StoreTx {
     });
     if (mask === 0) return Promise.resolve();
     const values = USER_WRITE_COLUMNS.filter((_, i) => (mask & (1 << i)) !== 0).map((c) => cols[c]);
-    return this.changingUsers(() =>
+    return this.changingUsers(u.id, () =>
       this.write(updateUserStatement(mask), [...values, cols.id], { mapError: (err) => (isUniqueViolation(err) ? upnInUse() : undefined) }),
     );
   }
   purgeUser(userId: string): Promise<void> {
-    return this.changingUsers(async () => {
+    return this.changingUsers(userId, async () => {
       await this.db.deleteFrom('user_roles').where('user_id', '=', userId).execute();
       await this.db.deleteFrom('users').where('id', '=', userId).execute();
     });
@@ -857,6 +864,8 @@ export interface StoreEngine {
   exclusive?: <T>(fn: () => Promise<T>) => Promise<T>;
   /** Sets where errors of idle connections are reported. */
   onConnectionError?: (listener: (err: Error) => void) => void;
+  /** Most users kept for reads outside transactions on a store one process owns (default `MAX_KEPT_USERS`). */
+  maxKeptUsers?: number;
   /**
    * Runs fixed SQL straight on the driver (SQLite, where a statement runs synchronously and Kysely's connection
    * plumbing costs more than the statement): `outside` transactions, and `inTransaction()`, called inside a
@@ -865,9 +874,20 @@ export interface StoreEngine {
   direct?: { outside: SqlRunner; inTransaction: () => SqlRunner };
 }
 
+/**
+ * Most users a store that one process owns keeps for reads outside transactions (a user takes about 2 KB with its
+ * rendering as an answer, see users/routes.ts): 16,384 users, about 32 MB at most.
+ */
+export const MAX_KEPT_USERS = 8_192;
+
 export class Store extends StoreTx {
   private readonly cache: ReferenceCache;
   private users = 0;
+  /**
+   * Users read outside transactions, by id (lower case), on a store one process owns: every change of a user in
+   * this process drops it once committed, so what is kept is what is committed. The oldest kept goes first.
+   */
+  private readonly keptUsers = new Map<string, UserRecord>();
 
   constructor(
     private readonly kysely: Kysely<Database>,
@@ -896,8 +916,32 @@ export class Store extends StoreTx {
     return this.sharedByProcesses ? undefined : this.users;
   }
 
-  protected override usersCommitted(): void {
+  protected override userWritten(userId: string): void {
     this.users++;
+    this.keptUsers.delete(userId);
+  }
+
+  /**
+   * The user, as `StoreTx.getUser`; on a store one process owns, what is read is kept (frozen: callers share it and
+   * must not change it) and later reads of the user find it there, until a change of the user commits.
+   */
+  override async getUser(customerId: string, userId: string): Promise<UserRecord | undefined> {
+    if (this.sharedByProcesses) return super.getUser(customerId, userId);
+    const id = userId.toLowerCase();
+    const kept = this.keptUsers.get(id);
+    if (kept !== undefined && kept.customerId === customerId) return kept;
+    // A change of the user that commits while this read is under way moves the version on (and drops the user,
+    // maybe before this read's result is kept): what was read is kept only if the version has not moved.
+    const version = this.users;
+    const user = await super.getUser(customerId, userId);
+    if (user === undefined || version !== this.users) return user;
+    if (this.keptUsers.size >= (this.engine.maxKeptUsers ?? MAX_KEPT_USERS)) {
+      const oldest = this.keptUsers.keys().next();
+      if (oldest.done !== true) this.keptUsers.delete(oldest.value);
+    }
+    const frozen = Object.freeze(user);
+    this.keptUsers.set(id, frozen);
+    return frozen;
   }
 
   /** Runs `fn` in one transaction: everything it writes commits together or not at all. */
@@ -911,7 +955,10 @@ export class Store extends StoreTx {
     } finally {
       // What a read cached while the transaction ran may be older than what it committed.
       if (tx?.touchedReferences) this.cache.clear();
-      if (tx?.touchedUsers) this.users++;
+      if (tx?.touchedUsers) {
+        this.users++;
+        for (const id of tx.touchedUserIds) this.keptUsers.delete(id);
+      }
     }
   }
 

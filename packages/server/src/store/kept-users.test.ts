@@ -1,0 +1,183 @@
+/**
+ * Users kept for reads outside transactions (`Store.getUser`): on a store one process owns (SQLite) a read user is
+ * kept and shared until a change of it commits; a shared store (PostgreSQL) reads every time. Whatever is kept,
+ * a read outside a transaction always gives the user as last committed.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { openTestStore, TEST_ENGINE } from '../testing/harness.js';
+import type { UserRecord } from './records.js';
+import { openSqliteStore } from './sqlite.js';
+import { StoreTx, type Store } from './store.js';
+
+const PARTNER = '3f1c0a52-7d7e-4c1e-9d55-0b6a3c9e1a01';
+const CUSTOMER = '3f1c0a52-7d7e-4c1e-9d55-0b6a3c9e1a02';
+const OTHER_CUSTOMER = '3f1c0a52-7d7e-4c1e-9d55-0b6a3c9e1a03';
+
+function newUser(customerId: string, n: number): UserRecord {
+  const id = randomUUID();
+  return {
+    id, customerId, upn: `user${String(n)}.${id.slice(0, 8)}@kept.example`, displayName: `User ${String(n)}`, firstName: null,
+    lastName: null, usageLocation: 'US', immutableId: null, phoneNumber: null, passwordHash: null, forceChangePassword: false,
+    state: 'active', softDeletionTime: null, userDomainType: 'none', lastDirectorySyncTime: null,
+  };
+}
+
+async function seed(store: Store, count: number): Promise<UserRecord[]> {
+  await store.insertPartner({ tenantId: PARTNER, name: 'Kept', domain: 'kept.example' });
+  for (const id of [CUSTOMER, OTHER_CUSTOMER]) {
+    await store.insertCustomer({
+      id, partnerId: PARTNER, commerceId: id, companyName: `Customer ${id.slice(-2)}`, domain: `c${id.slice(-2)}.kept.example`,
+      relationshipToPartner: 'reseller', allowDelegatedAccess: true,
+    });
+  }
+  const users = Array.from({ length: count }, (_, i) => newUser(CUSTOMER, i));
+  for (const u of users) await store.insertUser(u);
+  return users;
+}
+
+/** The user as committed, read inside a transaction (which never goes through what the store keeps). */
+const committed = (store: Store, u: UserRecord): Promise<UserRecord | undefined> =>
+  store.transaction((tx) => tx.getUser(u.customerId, u.id));
+
+describe(`users kept for reads (${TEST_ENGINE})`, () => {
+  let store: Store;
+  let users: UserRecord[];
+  const keeps = TEST_ENGINE === 'sqlite';
+
+  before(async () => {
+    store = await openTestStore();
+    users = await seed(store, 40);
+  });
+  after(async () => {
+    await store.close();
+  });
+
+  test(keeps ? 'a user read twice is one frozen record, shared' : 'a shared store reads the user every time', async () => {
+    const u = users[0] as UserRecord;
+    const first = await store.getUser(CUSTOMER, u.id);
+    const second = await store.getUser(CUSTOMER, u.id.toUpperCase());
+    assert.deepEqual(first, u);
+    assert.deepEqual(second, u);
+    assert.equal(first === second, keeps);
+    assert.equal(Object.isFrozen(first), keeps);
+  });
+
+  test('a kept user is not found under another customer', async () => {
+    const u = users[1] as UserRecord;
+    assert.ok(await store.getUser(CUSTOMER, u.id));
+    assert.equal(await store.getUser(OTHER_CUSTOMER, u.id), undefined);
+  });
+
+  test('a change committed in a transaction is read at once; until it commits, the user as before', async () => {
+    const u = users[2] as UserRecord;
+    await store.getUser(CUSTOMER, u.id);
+    await store.transaction(async (tx) => {
+      const before = await tx.getUser(CUSTOMER, u.id);
+      assert.ok(before);
+      await tx.updateUser({ ...before, usageLocation: 'GB' }, before);
+      assert.equal((await store.getUser(CUSTOMER, u.id))?.usageLocation, 'US', 'a read outside sees committed data only');
+    });
+    assert.equal((await store.getUser(CUSTOMER, u.id))?.usageLocation, 'GB');
+  });
+
+  test('a change rolled back leaves the user as it was', async () => {
+    const u = users[3] as UserRecord;
+    await store.getUser(CUSTOMER, u.id);
+    await assert.rejects(store.transaction(async (tx) => {
+      const before = await tx.getUser(CUSTOMER, u.id);
+      assert.ok(before);
+      await tx.updateUser({ ...before, displayName: 'Never committed' }, before);
+      throw new Error('roll back');
+    }), /roll back/);
+    assert.equal((await store.getUser(CUSTOMER, u.id))?.displayName, u.displayName);
+  });
+
+  test('a user purged outside a transaction is gone at once', async () => {
+    const u = users[4] as UserRecord;
+    assert.ok(await store.getUser(CUSTOMER, u.id));
+    await store.purgeUser(u.id);
+    assert.equal(await store.getUser(CUSTOMER, u.id), undefined);
+  });
+
+  test('a read under way while a change of the user commits is not kept: the next read finds the change', async (t) => {
+    const u = users[5] as UserRecord;
+    // The store's read of the user is held after it has read, until the change has committed.
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const read = Object.getOwnPropertyDescriptor(StoreTx.prototype, 'getUser')?.value as StoreTx['getUser'];
+    t.mock.method(StoreTx.prototype, 'getUser', async function (this: StoreTx, customerId: string, userId: string) {
+      const r = await read.call(this, customerId, userId);
+      if (this === store) await held;
+      return r;
+    });
+    const underWay = store.getUser(CUSTOMER, u.id);
+    await store.transaction(async (tx) => {
+      const before = await tx.getUser(CUSTOMER, u.id);
+      assert.ok(before);
+      await tx.updateUser({ ...before, usageLocation: 'JP' }, before);
+    });
+    release();
+    assert.equal((await underWay)?.usageLocation, 'US', 'read before the change committed');
+    t.mock.restoreAll();
+    assert.equal((await store.getUser(CUSTOMER, u.id))?.usageLocation, 'JP');
+  });
+
+  test('reads racing with changes of the same users: every read after them gives the user as committed', async () => {
+    const racing = users.slice(10, 20);
+    const countries = ['GB', 'DE', 'FR', 'JP', 'CA', 'AU', 'NL', 'SE'];
+    const work: Promise<unknown>[] = [];
+    for (let round = 0; round < countries.length; round++) {
+      for (const u of racing) {
+        work.push(store.getUser(CUSTOMER, u.id));
+        work.push(store.transaction(async (tx) => {
+          const before = await tx.getUser(CUSTOMER, u.id);
+          assert.ok(before);
+          await tx.updateUser({ ...before, usageLocation: countries[round] ?? 'US', displayName: `${u.displayName} r${String(round)}` }, before);
+        }));
+        work.push(store.getUser(CUSTOMER, u.id));
+      }
+    }
+    await Promise.all(work);
+    for (const u of racing) {
+      const read = await store.getUser(CUSTOMER, u.id);
+      assert.deepEqual(read, await committed(store, u));
+      assert.equal(read?.usageLocation, countries.at(-1));
+    }
+  });
+});
+
+describe('users kept for reads: the limit (SQLite)', () => {
+  let dir: string;
+  let store: Store;
+  let users: UserRecord[];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pk-kept-'));
+    store = await openSqliteStore({ dataDir: dir, synchronous: 'normal', maxKeptUsers: 2 });
+    users = await seed(store, 3);
+  });
+  after(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('at most maxKeptUsers users are kept: the one kept longest goes first', async () => {
+    const [a, b, c] = users as [UserRecord, UserRecord, UserRecord];
+    const keptA = await store.getUser(CUSTOMER, a.id);
+    const keptB = await store.getUser(CUSTOMER, b.id);
+    const keptC = await store.getUser(CUSTOMER, c.id); // a goes
+    assert.equal(await store.getUser(CUSTOMER, c.id), keptC);
+    assert.equal(await store.getUser(CUSTOMER, b.id), keptB);
+    const againA = await store.getUser(CUSTOMER, a.id); // read again (b goes)
+    assert.notEqual(againA, keptA);
+    assert.deepEqual(againA, keptA);
+    assert.notEqual(await store.getUser(CUSTOMER, b.id), keptB);
+  });
+});
