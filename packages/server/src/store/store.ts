@@ -875,8 +875,9 @@ export interface StoreEngine {
 }
 
 /**
- * Most users a store that one process owns keeps for reads outside transactions (a user takes about 2 KB with its
- * rendering as an answer, see users/routes.ts): 16,384 users, about 32 MB at most.
+ * Most users a store that one process owns keeps for reads outside transactions: a kept user takes about 650
+ * bytes of heap, so 8,192 take about 5 MiB (16,384, with each answer kept too, raised the largest RSS under load
+ * on 1 M users past 200 MiB: docs/performance.md).
  */
 export const MAX_KEPT_USERS = 8_192;
 
