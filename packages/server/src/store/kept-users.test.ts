@@ -5,11 +5,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { openTestStore, TEST_ENGINE } from '../testing/harness.js';
+import { openTestStore, suiteTempDir, TEST_ENGINE } from '../testing/harness.js';
 import type { UserRecord } from './records.js';
 import { openSqliteStore } from './sqlite.js';
 import { StoreTx, type Store } from './store.js';
@@ -154,18 +151,16 @@ describe(`users kept for reads (${TEST_ENGINE})`, () => {
 });
 
 describe('users kept for reads: the limit (SQLite)', () => {
-  let dir: string;
+  const dir = suiteTempDir('pk-kept-');
   let store: Store;
   let users: UserRecord[];
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'pk-kept-'));
-    store = await openSqliteStore({ dataDir: dir, synchronous: 'normal', maxKeptUsers: 2 });
+    store = await openSqliteStore({ dataDir: dir(), synchronous: 'normal', maxKeptUsers: 2 });
     users = await seed(store, 3);
   });
   after(async () => {
     await store.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   test('at most maxKeptUsers users are kept: the one kept longest goes first', async () => {

@@ -215,9 +215,10 @@ const parseRoles = (json: string): string[] => {
 export class StoreTx {
   /** Set when this transaction wrote customers or GDAP data: the reference cache is emptied again after its commit. */
   touchedReferences = false;
-  /** Set when this executor wrote users: the users version moves on once that is committed (see `Store.usersVersion`). */
-  touchedUsers = false;
-  /** The ids of the users this executor wrote (lower case): a store drops them from its kept users once committed. */
+  /**
+   * The ids of the users this executor wrote (lower case): once they are committed, the store moves its users
+   * version on (see `Store.usersVersion`) and drops them from its kept users.
+   */
   readonly touchedUserIds = new Set<string>();
 
   /**
@@ -541,7 +542,6 @@ export class StoreTx {
     try {
       return await write();
     } finally {
-      this.touchedUsers = true;
       this.userWritten(id);
     }
   }
@@ -956,7 +956,7 @@ export class Store extends StoreTx {
     } finally {
       // What a read cached while the transaction ran may be older than what it committed.
       if (tx?.touchedReferences) this.cache.clear();
-      if (tx?.touchedUsers) {
+      if (tx !== undefined && tx.touchedUserIds.size > 0) {
         this.users++;
         for (const id of tx.touchedUserIds) this.keptUsers.delete(id);
       }
