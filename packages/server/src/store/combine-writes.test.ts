@@ -6,16 +6,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
 import { PartnerKitError } from '../errors.js';
 import { loadSeed } from '../seed/load.js';
 import { DEMO, DEMO_IDS, DEMO_SEED } from '../seed/demo.js';
 import { auditRow } from '../audit/records.js';
-import { createTestSchema, demoAgentActor, openTestStore, TEST_ENGINE, type TestDatabase } from '../testing/harness.js';
+import { demoAgentActor, openWatchedTestStore, TEST_ENGINE } from '../testing/harness.js';
 import type { AuditRecordRow, CustomerRecord, UserRecord } from './records.js';
-import type { Database } from './schema.js';
-import { Store } from './store.js';
+import type { Store } from './store.js';
 
 const F = DEMO_IDS.fabrikam;
 
@@ -32,18 +29,10 @@ describe(`combined writes (${TEST_ENGINE})`, () => {
   let store: Store;
   /** PostgreSQL: the statements the store sent, from Kysely's log. */
   const sent: string[] = [];
-  let schema: TestDatabase | undefined;
   let fabrikam: CustomerRecord;
 
   before(async () => {
-    if (TEST_ENGINE === 'postgres') {
-      schema = await createTestSchema();
-      const pool = new pg.Pool({ connectionString: schema.url, max: 2 });
-      store = new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: (e) => { sent.push(e.query.sql); } }), 'postgres');
-      await store.migrate();
-    } else {
-      store = await openTestStore('sqlite');
-    }
+    store = await openWatchedTestStore(sent);
     await loadSeed(store, DEMO_SEED);
     const c = await store.getCustomer(F.customerId);
     assert.ok(c);
@@ -51,7 +40,6 @@ describe(`combined writes (${TEST_ENGINE})`, () => {
   });
   after(async () => {
     await store.close();
-    await schema?.drop();
   });
 
   const claim = async (claimId: string): Promise<{ partnerId: string; requestId: string }> => {

@@ -81,6 +81,38 @@ describe('concurrent changes', () => {
     const user = await s.store.getUser(F.customerId, id);
     assert.equal(user?.state, 'inactive');
   });
+
+  test('PATCHes of one user at once: each change stays, bad ones fail alone, and the audit records chain', async () => {
+    const r = await call('POST', usersPath, { userPrincipalName: `busy.${randomUUID().slice(0, 8)}@fabrikam.example`, displayName: 'Busy', passwordProfile: { password: 'Correct-Horse-42!' } });
+    assert.equal(r.status, 201, r.text);
+    const id = (r.json as { id: string }).id;
+    const taken = await s.store.getUser(F.customerId, F.users.tomas);
+    assert.ok(taken);
+    const good = [
+      { displayName: 'Busy Bee' }, { firstName: 'Busy' }, { lastName: 'Bee' }, { usageLocation: 'NO' }, { phoneNumber: '+47 22 00 00 00' },
+      { displayName: 'Busy Bee Again' },
+    ];
+    const answers = await Promise.all([
+      ...good.map((body) => call('PATCH', userPath(id), body)),
+      call('PATCH', userPath(id), { usageLocation: 'not a country' }),
+      call('PATCH', userPath(id), { userPrincipalName: taken.upn }),
+    ]);
+    for (const a of answers.slice(0, good.length)) assert.equal(a.status, 200, a.text);
+    assert.equal(answers[good.length]?.status, 400, answers[good.length]?.text);
+    assert.equal(answers[good.length + 1]?.status, 409, answers[good.length + 1]?.text);
+    const user = await s.store.getUser(F.customerId, id);
+    assert.equal(user?.firstName, 'Busy');
+    assert.equal(user.lastName, 'Bee');
+    assert.equal(user.usageLocation, 'NO');
+    assert.equal(user.phoneNumber, '+47 22 00 00 00');
+    assert.ok(user.displayName === 'Busy Bee' || user.displayName === 'Busy Bee Again');
+    // Each change started from the one before: every record's old value is the previous record's new value.
+    const rows = (await s.store.listAudit({ partnerId: DEMO.tenantId, from: '2000-01-01', to: '3000-01-01', afterSeq: undefined, limit: 100_000 }))
+      .filter((x) => x.record.customizedData.some((d) => d.value === id) && x.record.operationType === 'update_customer_user')
+      .sort((x, y) => x.seq - y.seq);
+    assert.equal(rows.length, good.length);
+    rows.slice(1).forEach((x, i) => assert.equal(x.record.oldValue, rows[i]?.record.newValue));
+  });
 });
 
 describe('driver errors', () => {

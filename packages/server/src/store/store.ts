@@ -236,6 +236,7 @@ export class StoreTx {
   /** Runs a write of customers or GDAP data, emptying the reference cache before and after it. */
   private async changingReferences<T>(write: () => Promise<T>): Promise<T> {
     this.touchedReferences = true;
+    this.writesSent++;
     this.references?.cache.clear();
     try {
       return await write();
@@ -251,8 +252,12 @@ export class StoreTx {
   }
 
   /** Writes held back by `combineWrites`, in order. */
-  private held: HeldWrite[] = [];
-  private holding = false;
+  protected held: HeldWrite[] = [];
+  protected holding = false;
+  /** Counts the writes this executor sent to the database (not those it holds back). */
+  protected writesSent = 0;
+  /** Whether the statements made of held writes join the prepared ones (their shapes are few, except when joined). */
+  protected readonly prepareCombined: boolean = true;
 
   /**
    * Runs `fn`, whose writes depend on nothing they return but errors: on PostgreSQL, the fixed-SQL writes it makes
@@ -283,13 +288,15 @@ export class StoreTx {
       this.held.push({ text: q.postgres, parameters, ...w });
       return;
     }
+    this.writesSent++;
     await settle([w], async () => [affected(await this.run(q, parameters))]);
   }
 
-  private async sendHeldWrites(): Promise<void> {
+  protected async sendHeldWrites(): Promise<void> {
     const writes = this.held;
     this.held = [];
     if (writes.length === 0) return;
+    this.writesSent++;
     await settle(writes, async () => {
       if (writes.length === 1) {
         const [w] = writes as [HeldWrite];
@@ -303,7 +310,7 @@ export class StoreTx {
       });
       const counted = writes.map((_, i) => `(select count(*) from w${String(i)}) as n${String(i)}`);
       const text = `with ${clauses.join(', ')} select ${counted.join(', ')}`;
-      registerFixed(text);
+      if (this.prepareCombined) registerFixed(text);
       const row = (await this.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, parameters))).rows[0] ?? {};
       return writes.map((_, i) => Number(row[`n${String(i)}`] ?? 0));
     });
@@ -539,6 +546,7 @@ export class StoreTx {
   }
   private async changingUsers<T>(userId: string, write: () => Promise<T>): Promise<T> {
     const id = userId.toLowerCase();
+    if (!this.holding) this.writesSent++;
     try {
       return await write();
     } finally {
@@ -874,6 +882,112 @@ export interface StoreEngine {
   direct?: { outside: SqlRunner; inTransaction: () => SqlRunner };
 }
 
+/** Most changes that share one joined transaction (see `Store.changeTogether`): bounds the first one's wait. */
+export const MAX_JOINED = 64;
+
+/** What a joined transaction's state was before one of its changes ran: that change is undone to it if it fails. */
+interface JoinedMark {
+  held: HeldWrite[];
+  users: Map<string, LockedUser>;
+  writesSent: number;
+}
+
+interface LockedUser {
+  /** As the database has it in this transaction: read under the row lock, or as written since. */
+  stored: UserRecord;
+  /** As the changes so far left it. */
+  now: UserRecord;
+  /** The held write that takes it from `stored` to `now`, if they differ. */
+  write: HeldWrite | undefined;
+}
+
+/**
+ * The transaction that changes of one user share on PostgreSQL (`Store.changeTogether`). The changes run one after
+ * another; the user is read under its row lock once, and each change then finds it as the ones before left it.
+ * Every change's writes (the user, its audit records, its replay record) are held back and leave together, as one
+ * statement, at the end: the user's changes as one update from what was read to what the last change left.
+ */
+class JoinedTx extends StoreTx {
+  private users = new Map<string, LockedUser>();
+  /** A joined statement's shape depends on how many changes joined: not worth preparing on every connection. */
+  protected override readonly prepareCombined = false;
+
+  override async combineWrites<T>(fn: () => Promise<T>): Promise<T> {
+    this.holding = true;
+    try {
+      return await fn();
+    } finally {
+      this.holding = false;
+    }
+  }
+
+  override async getUserForUpdate(customerId: string, userId: string): Promise<UserRecord | undefined> {
+    const locked = this.users.get(userId.toLowerCase());
+    if (locked !== undefined) return locked.now.customerId === customerId ? locked.now : undefined;
+    const read = await super.getUserForUpdate(customerId, userId);
+    if (read !== undefined) this.users.set(read.id.toLowerCase(), { stored: read, now: read, write: undefined });
+    return read;
+  }
+
+  override async updateUser(u: UserRecord, before?: UserRecord): Promise<void> {
+    const id = u.id.toLowerCase();
+    const locked = this.users.get(id);
+    if (!this.holding || locked === undefined) {
+      this.users.delete(id);
+      return super.updateUser(u, before);
+    }
+    // One update from the user as stored: the held write of the changes before this one gives way to it.
+    if (locked.write !== undefined) {
+      const earlier = locked.write;
+      this.held = this.held.filter((w) => w !== earlier);
+    }
+    const count = this.held.length;
+    await super.updateUser(u, locked.stored);
+    this.users.set(id, { stored: locked.stored, now: u, write: this.held.length > count ? this.held[this.held.length - 1] : undefined });
+  }
+
+  protected override async sendHeldWrites(): Promise<void> {
+    // Once sent, the users' held updates are what the database has: later updates start from there.
+    for (const [id, l] of this.users) if (l.write !== undefined) this.users.set(id, { stored: l.now, now: l.now, write: undefined });
+    await super.sendHeldWrites();
+  }
+
+  mark(): JoinedMark {
+    return { held: this.held.slice(), users: new Map(this.users), writesSent: this.writesSent };
+  }
+
+  /**
+   * Undoes what the change begun at `mark` held back, when it failed; false when it cannot be undone (it sent a
+   * write, or its error may come from the database, whose transaction may be unusable now).
+   */
+  undo(mark: JoinedMark, err: unknown): boolean {
+    if (this.writesSent !== mark.writesSent || !(err instanceof PartnerKitError)) return false;
+    this.held = mark.held;
+    this.users = mark.users;
+    return true;
+  }
+
+  /** Sends what the changes held back. */
+  send(): Promise<void> {
+    return this.sendHeldWrites();
+  }
+}
+
+interface JoinedChange {
+  run: (tx: StoreTx) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Changes of one key that share a transaction; closed once its writes are on their way. */
+interface JoinedGroup {
+  changes: JoinedChange[];
+  closed: boolean;
+}
+
+/** A joined transaction gave up: each of its changes runs again in a transaction of its own. */
+class JoinedAborted extends Error {}
+
 /**
  * Most users a store that one process owns keeps for reads outside transactions: a kept user takes about 650
  * bytes of heap, so 8,192 take about 5 MiB (16,384, with each answer kept too, raised the largest RSS under load
@@ -961,6 +1075,81 @@ export class Store extends StoreTx {
         for (const id of tx.touchedUserIds) this.keptUsers.delete(id);
       }
     }
+  }
+
+  /** Changes waiting to share a transaction, by key (see `changeTogether`). */
+  private readonly joining = new Map<string, JoinedGroup>();
+
+  /**
+   * Runs `fn` in a transaction, as `transaction` does; on PostgreSQL, changes of one user (`key`) that arrive while
+   * another change of the user is under way share one transaction with it. Concurrent changes of a user would take
+   * the user's row lock one after another, each for several round trips; joined, they take it once. They run in
+   * turn, each seeing the user as the ones before left it, and commit together; each answer comes after the
+   * commit. A change that fails on a rule of its own (an error of this service, before any of its writes was sent)
+   * is undone alone and fails alone; if anything else goes wrong before the commit (a write's error, such as a
+   * UPN another user took meanwhile, or a lost replay claim), the joined transaction rolls back and each change
+   * runs again in its own. `fn` must be able to run again, and must make its writes inside `combineWrites`
+   * (except for purges); on SQLite, whose transactions share commits already (sqlite-driver.ts), it runs alone.
+   */
+  changeTogether<T>(key: string, fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    if (!this.sharedByProcesses) return this.transaction(fn);
+    return new Promise<T>((resolve, reject) => {
+      const change: JoinedChange = { run: fn, resolve: (v) => resolve(v as T), reject };
+      const open = this.joining.get(key);
+      if (open !== undefined && !open.closed && open.changes.length < MAX_JOINED) {
+        open.changes.push(change);
+        return;
+      }
+      const group: JoinedGroup = { changes: [change], closed: false };
+      this.joining.set(key, group);
+      void this.runJoined(key, group);
+    });
+  }
+
+  private async runJoined(key: string, group: JoinedGroup): Promise<void> {
+    const close = (): void => {
+      group.closed = true;
+      if (this.joining.get(key) === group) this.joining.delete(key);
+    };
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    let tx: JoinedTx | undefined;
+    try {
+      await this.kysely.transaction().execute(async (trx) => {
+        tx = new JoinedTx(trx, this.dialect, { cache: this.cache, read: false });
+        for (let i = 0; i < group.changes.length; i++) {
+          const change = group.changes[i] as JoinedChange;
+          const mark = tx.mark();
+          try {
+            outcomes.push({ ok: true, value: await change.run(tx) });
+          } catch (error) {
+            if (!tx.undo(mark, error)) throw new JoinedAborted();
+            outcomes.push({ ok: false, error });
+          }
+        }
+        close();
+        try {
+          await tx.send();
+        } catch {
+          throw new JoinedAborted();
+        }
+      });
+    } catch (err) {
+      close();
+      if (tx?.touchedReferences) this.cache.clear();
+      if (err instanceof JoinedAborted) {
+        for (const c of group.changes) this.transaction(c.run).then(c.resolve, c.reject);
+      } else {
+        // The transaction could not begin or commit: each change fails as its own transaction would.
+        for (const c of group.changes) c.reject(err);
+      }
+      return;
+    }
+    if (tx?.touchedReferences) this.cache.clear();
+    group.changes.forEach((c, i) => {
+      const o = outcomes[i];
+      if (o?.ok === true) c.resolve(o.value);
+      else c.reject(o?.error);
+    });
   }
 
   /** Runs `fn` holding the startup lock (see `StoreEngine.exclusive`); SQLite has one process and needs none. */

@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
+import { Kysely, PostgresDialect } from 'kysely';
 import { SignJWT, type JWTPayload } from 'jose';
 import { PartnerCenterAudience } from '@partnerkit/contract';
 import { defaultConfig, type Config } from '../config.js';
@@ -29,7 +30,8 @@ import type { SeedFile } from '../seed/format.js';
 import { startService, type RunningService, type StartOptions } from '../service.js';
 import { openPostgresStore } from '../store/postgres.js';
 import { openSqliteStore, SQLITE_FILE } from '../store/sqlite.js';
-import type { Store } from '../store/store.js';
+import { Store as StoreClass, type Store } from '../store/store.js';
+import type { Database } from '../store/schema.js';
 
 export { DEMO, DEMO_IDS } from '../seed/demo.js';
 
@@ -181,6 +183,27 @@ export async function openTestStore(engine: TestEngine = TEST_ENGINE): Promise<S
       await remove();
     }
   };
+  return store;
+}
+
+/**
+ * An empty store on the test engine, as `openTestStore`; on PostgreSQL, a store whose statements are noted in
+ * `sent` (Kysely's query log), over a plain pool of `poolSize` connections.
+ */
+export async function openWatchedTestStore(sent: string[], poolSize = 2): Promise<Store> {
+  if (TEST_ENGINE !== 'postgres') return openTestStore('sqlite');
+  const schema = await createTestSchema();
+  const pool = new pg.Pool({ connectionString: schema.url, max: poolSize });
+  const store = new StoreClass(new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: (e) => { sent.push(e.query.sql); } }), 'postgres');
+  const close = store.close.bind(store);
+  store.close = async () => {
+    try {
+      await close();
+    } finally {
+      await schema.drop();
+    }
+  };
+  await store.migrate();
   return store;
 }
 

@@ -298,7 +298,9 @@ export class UserService {
       passwordHash = sound.password === undefined ? undefined : await hashSecret(sound.password);
     }
 
-    return this.store.transaction(async (tx) => {
+    // Concurrent changes of one user share a transaction where that saves round trips (Store.changeTogether): this
+    // function may run twice (once joined, then alone), and it makes its writes inside combineWrites.
+    return this.store.changeTogether(`${customer.id}\n${userId.toLowerCase()}`, async (tx) => {
       /** The user after the change, and what the change is. */
       const plan = (before: UserRecord, input: UserInput) => {
         const restoring = before.state === 'inactive';

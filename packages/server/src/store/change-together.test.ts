@@ -1,0 +1,165 @@
+/**
+ * `Store.changeTogether` on the test engine: concurrent changes of one user give the answers they would give one
+ * after another, whether they share a transaction (PostgreSQL) or not (SQLite). On PostgreSQL they also take the
+ * user's row lock once (watched through Kysely's query log on a store of the test's own).
+ */
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { PartnerKitError } from '../errors.js';
+import { loadSeed } from '../seed/load.js';
+import { DEMO, DEMO_IDS, DEMO_SEED } from '../seed/demo.js';
+import { auditRow } from '../audit/records.js';
+import { demoAgentActor, openWatchedTestStore, TEST_ENGINE } from '../testing/harness.js';
+import type { CustomerRecord, UserRecord } from './records.js';
+import type { Store, StoreTx } from './store.js';
+
+const F = DEMO_IDS.fabrikam;
+const KEY = `${F.customerId}\n${F.users.ordinary}`;
+
+describe(`changes of one user together (${TEST_ENGINE})`, () => {
+  let store: Store;
+  /** PostgreSQL: the statements the store sent, from Kysely's log. */
+  const sent: string[] = [];
+  let fabrikam: CustomerRecord;
+  let original: UserRecord;
+
+  before(async () => {
+    store = await openWatchedTestStore(sent, 4);
+    await loadSeed(store, DEMO_SEED);
+    const c = await store.getCustomer(F.customerId);
+    const u = await store.getUser(F.customerId, F.users.ordinary);
+    assert.ok(c && u);
+    fabrikam = c;
+    original = u;
+  });
+  after(async () => {
+    await store.close();
+  });
+  beforeEach(async () => {
+    await store.transaction((tx) => tx.updateUser(original));
+  });
+
+  const auditCount = async (marker: string): Promise<number> =>
+    (await store.listAudit({ partnerId: DEMO.tenantId, from: '2000-01-01', to: '3000-01-01', afterSeq: undefined, limit: 100_000 }))
+      .filter((r) => r.record.correlationId === marker).length;
+
+  /**
+   * A change as the user service makes one: reads the user under its lock, then writes it (as `edit` leaves it)
+   * and an audit record marked `marker`. `fail`, if given, is thrown after the writes are made.
+   */
+  const change = (marker: string, edit: (u: UserRecord) => UserRecord, fail?: () => Error, runs?: { n: number }) =>
+    async (tx: StoreTx): Promise<UserRecord> => {
+      if (runs) runs.n++;
+      const before = await tx.getUserForUpdate(F.customerId, F.users.ordinary);
+      assert.ok(before);
+      const after = edit(before);
+      await tx.combineWrites(async () => {
+        await tx.updateUser(after, before);
+        await tx.insertAudit(auditRow(demoAgentActor(marker), fabrikam, {
+          operationType: 'update_customer_user', resourceType: 'customer_user', resourceId: before.id, oldValue: null, newValue: null, customizedData: [],
+        }, Date.now()));
+        if (fail) throw fail();
+      });
+      return after;
+    };
+  const stored = async (): Promise<UserRecord | undefined> => {
+    let u: UserRecord | undefined;
+    await store.transaction(async (tx) => {
+      u = await tx.getUser(F.customerId, F.users.ordinary);
+    });
+    return u;
+  };
+  const locksTaken = (from: number): number => sent.slice(from).filter((q) => /for update$/i.test(q)).length;
+
+  test('changes that arrive together run in turn, each on the result of the one before, and all commit', async () => {
+    const marker = randomUUID();
+    const from = sent.length;
+    const results = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((c) =>
+      store.changeTogether(KEY, change(marker, (u) => ({ ...u, displayName: `${u.displayName}${c}` })))));
+    const names = results.map((u) => u.displayName).sort((x, y) => x.length - y.length);
+    // Each saw all the changes before it: the names grow by one letter each.
+    names.forEach((n, i) => assert.equal(n.length, original.displayName.length + i + 1));
+    assert.equal((await stored())?.displayName, names[names.length - 1]);
+    assert.equal(await auditCount(marker), 6);
+    if (TEST_ENGINE === 'postgres') assert.equal(locksTaken(from), 1, 'one row lock for all six');
+  });
+
+  test('a change that fails on its own rule fails alone: its writes are undone, the others commit', async () => {
+    const marker = randomUUID();
+    const failing = randomUUID();
+    const outcomes = await Promise.allSettled([
+      store.changeTogether(KEY, change(marker, (u) => ({ ...u, displayName: `${u.displayName} one` }))),
+      store.changeTogether(KEY, change(failing, (u) => ({ ...u, displayName: 'Never Stored', usageLocation: 'JP' }), () =>
+        new PartnerKitError('invalidProperty', 'refused by a rule'))),
+      store.changeTogether(KEY, change(marker, (u) => ({ ...u, displayName: `${u.displayName} three` }))),
+    ]);
+    assert.equal(outcomes[0].status, 'fulfilled');
+    assert.equal(outcomes[1].status, 'rejected');
+    assert.equal(outcomes[2].status, 'fulfilled');
+    const last = await stored();
+    assert.equal(last?.displayName, `${original.displayName} one three`);
+    assert.equal(last.usageLocation, original.usageLocation);
+    assert.equal(await auditCount(marker), 2);
+    assert.equal(await auditCount(failing), 0);
+  });
+
+  test('a write that fails when sent (a UPN taken) rolls the shared transaction back; each change runs again alone', async () => {
+    const other = await store.getUser(F.customerId, F.users.tomas);
+    assert.ok(other);
+    const marker = randomUUID();
+    const runs = { n: 0 };
+    const outcomes = await Promise.allSettled([
+      store.changeTogether(KEY, change(marker, (u) => ({ ...u, usageLocation: 'NO' }), undefined, runs)),
+      store.changeTogether(KEY, change(marker, (u) => ({ ...u, upn: other.upn }), undefined, runs)),
+      store.changeTogether(KEY, change(marker, (u) => ({ ...u, firstName: 'Joined' }), undefined, runs)),
+    ]);
+    assert.equal(outcomes[0].status, 'fulfilled');
+    assert.ok(outcomes[1].status === 'rejected' && outcomes[1].reason instanceof PartnerKitError);
+    assert.equal(outcomes[1].reason.kind, 'userPrincipalNameInUse');
+    assert.equal(outcomes[2].status, 'fulfilled');
+    const last = await stored();
+    assert.equal(last?.upn, original.upn);
+    assert.equal(last.usageLocation, 'NO');
+    assert.equal(last.firstName, 'Joined');
+    assert.equal(await auditCount(marker), 2);
+    // Shared, then each alone.
+    assert.equal(runs.n, TEST_ENGINE === 'postgres' ? 6 : 3);
+  });
+
+  test('an error that is not a rule of the service runs every change again alone', async () => {
+    const marker = randomUUID();
+    const outcomes = await Promise.allSettled([
+      store.changeTogether(KEY, change(marker, (u) => ({ ...u, lastName: 'Shared' }))),
+      store.changeTogether(KEY, async (tx) => {
+        await tx.getUserForUpdate(F.customerId, F.users.ordinary);
+        throw new Error('not a rule');
+      }),
+    ]);
+    assert.equal(outcomes[0].status, 'fulfilled');
+    assert.ok(outcomes[1].status === 'rejected' && outcomes[1].reason instanceof Error);
+    assert.equal(outcomes[1].reason.message, 'not a rule');
+    assert.equal((await stored())?.lastName, 'Shared');
+    assert.equal(await auditCount(marker), 1);
+  });
+
+  test('a value changed and changed back is stored as the last change left it, also when writes left in between', async () => {
+    const marker = randomUUID();
+    const to = original.usageLocation === 'NO' ? 'SE' : 'NO';
+    await Promise.all([
+      store.changeTogether(KEY, change(marker, (u) => ({ ...u, usageLocation: to }))),
+      // A read of the store's own statements sends what the changes before held back (PostgreSQL).
+      store.changeTogether(KEY, async (tx) => {
+        await tx.getIdempotency(DEMO.tenantId, randomUUID());
+        return change(marker, (u) => ({ ...u, usageLocation: original.usageLocation }))(tx);
+      }),
+    ]);
+    assert.equal((await stored())?.usageLocation, original.usageLocation);
+    await Promise.all([
+      store.changeTogether(KEY, change(marker, (u) => ({ ...u, usageLocation: to }))),
+      store.changeTogether(KEY, change(marker, (u) => ({ ...u, usageLocation: original.usageLocation }))),
+    ]);
+    assert.equal((await stored())?.usageLocation, original.usageLocation);
+    assert.equal(await auditCount(marker), 4);
+  });
+});
