@@ -1,7 +1,8 @@
 /**
  * `StoreTx.combineWrites` on the test engine: a user's change, its audit record and its replay answer commit
  * together or not at all, with the same errors as when each write is sent alone. On PostgreSQL they also reach
- * the database as one statement (watched through Kysely's query log on a store of the test's own).
+ * the database as one statement (watched through Kysely's query log on a store of the test's own). So do the
+ * replay claims of requests that arrive together.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -134,5 +135,20 @@ describe(`combined writes (${TEST_ENGINE})`, () => {
     );
     assert.equal((await store.getUser(F.customerId, user.id))?.upn, user.upn);
     assert.equal(await auditCount(marker), 0);
+  });
+
+  test('claims of request ids made at once: each id is won once (one statement on PostgreSQL)', async () => {
+    const taken = { partnerId: DEMO.tenantId, requestId: randomUUID() };
+    assert.equal(await store.claimIdempotency({ ...taken, fingerprint: 'f', claimId: randomUUID(), createdAt: Date.now() }), true);
+    const fresh = Array.from({ length: 5 }, () => ({ partnerId: DEMO.tenantId, requestId: randomUUID() }));
+    const twice = { partnerId: DEMO.tenantId, requestId: randomUUID() };
+    const claims = [...fresh, taken, twice, twice].map((k) => ({ ...k, fingerprint: 'f', claimId: randomUUID(), createdAt: Date.now() }));
+    const from = sent.length;
+    const won = await Promise.all(claims.map((c) => store.claimIdempotency(c)));
+    assert.deepEqual(won.slice(0, 6), [true, true, true, true, true, false]);
+    assert.equal(won.slice(6).filter(Boolean).length, 1, 'one of two claims of one id');
+    const winner = claims[won[6] === true ? 6 : 7];
+    assert.equal((await store.getIdempotency(twice.partnerId, twice.requestId))?.claimId, winner?.claimId);
+    if (TEST_ENGINE === 'postgres') assert.equal(sent.slice(from).filter((q) => q.startsWith('insert into idempotency')).length, 1);
   });
 });

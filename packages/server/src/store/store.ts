@@ -112,6 +112,12 @@ const SQL = {
     'on conflict (partner_id, request_id) do update set fingerprint = excluded.fingerprint, status = excluded.status, ' +
     'headers = excluded.headers, body = excluded.body, created_at = excluded.created_at, claim_id = excluded.claim_id',
   ),
+  /** Claims of several requests at once (PostgreSQL: one row per array element); answers the claims that won. */
+  claimIdempotencies: new FixedSql(
+    `insert into idempotency (${IDEMPOTENCY_COLUMNS.join(', ')}) ` +
+    'select * from unnest(?::text[], ?::text[], ?::text[], ?::integer[], ?::text[], ?::text[], ?::bigint[], ?::text[]) ' +
+    'on conflict (partner_id, request_id) do nothing returning claim_id',
+  ),
   releaseIdempotency: new FixedSql('delete from idempotency where partner_id = ? and request_id = ? and claim_id = ? and status = ?'),
 };
 
@@ -245,7 +251,7 @@ export class StoreTx {
     }
   }
 
-  private async run<R>(q: FixedSql, parameters: readonly unknown[]): Promise<QueryResult<R>> {
+  protected async run<R>(q: FixedSql, parameters: readonly unknown[]): Promise<QueryResult<R>> {
     if (this.direct) return this.direct(q[this.dialect], parameters) as Promise<QueryResult<R>>;
     if (this.held.length > 0) await this.sendHeldWrites();
     return this.db.executeQuery<R>(CompiledQuery.raw(q[this.dialect], [...parameters]));
@@ -1074,6 +1080,41 @@ export class Store extends StoreTx {
         this.users++;
         for (const id of tx.touchedUserIds) this.keptUsers.delete(id);
       }
+    }
+  }
+
+  /** Claims of request ids waiting to be sent together (see `claimIdempotency`). */
+  private claims: { claim: IdempotencyClaim; resolve: (won: boolean) => void; reject: (err: unknown) => void }[] = [];
+
+  /**
+   * As `StoreTx.claimIdempotency`; on PostgreSQL, the claims made while the event loop runs one turn are sent
+   * together, as one statement and one commit, once pending I/O has been handled.
+   */
+  override claimIdempotency(c: IdempotencyClaim): Promise<boolean> {
+    if (!this.sharedByProcesses) return super.claimIdempotency(c);
+    return new Promise((resolve, reject) => {
+      if (this.claims.push({ claim: c, resolve, reject }) === 1) setImmediate(() => void this.sendClaims());
+    });
+  }
+
+  private async sendClaims(): Promise<void> {
+    const batch = this.claims;
+    this.claims = [];
+    if (batch.length === 1) {
+      const [one] = batch as [(typeof batch)[number]];
+      super.claimIdempotency(one.claim).then(one.resolve, one.reject);
+      return;
+    }
+    try {
+      const column = (f: (c: IdempotencyClaim) => unknown): unknown[] => batch.map(({ claim }) => f(claim));
+      const r = await this.run<{ claim_id: string }>(SQL.claimIdempotencies, [
+        column((c) => c.partnerId), column((c) => c.requestId), column((c) => c.fingerprint), column(() => IDEMPOTENCY_PENDING),
+        column(() => '{}'), column(() => ''), column((c) => c.createdAt), column((c) => c.claimId),
+      ]);
+      const won = new Set(r.rows.map((row) => row.claim_id));
+      for (const b of batch) b.resolve(won.has(b.claim.claimId));
+    } catch (err) {
+      for (const b of batch) b.reject(err);
     }
   }
 
