@@ -889,7 +889,7 @@ export interface StoreEngine {
 }
 
 /** Most changes that share one joined transaction (see `Store.changeTogether`): bounds the first one's wait. */
-export const MAX_JOINED = 64;
+const MAX_JOINED = 64;
 
 /** What a joined transaction's state was before one of its changes ran: that change is undone to it if it fails. */
 interface JoinedMark {
