@@ -159,6 +159,7 @@ const results = {
     'PostgreSQL is the machine\'s own server (not pinned: its backends run on either core, beside the target or the load generator).',
     'Every PATCH carries a fresh MS-RequestId (built per request in wrk\'s Lua), so PartnerKit stores a replay record per request, as it would for real clients.',
     'RSS is the largest VmRSS sampled every 250 ms during the measured runs (process and direct children); the targets table adds VmHWM, the peak since start.',
+    'The seed PATCH at the large SQLite store is compared with the small one in interleaved pairs (both servers up, one run on each in turn, after both targets\' rows), since the host\'s speed drifts more within minutes than the two differ; the rows themselves are measured minutes apart.',
     'Before each workload the harness waits (bounded) while processes outside the benchmark use more than a quarter of a core; "other load" shows what they used during the measured runs anyway. For PostgreSQL rows, the server\'s auxiliary processes and the backends of the benchmark\'s own databases count as the benchmark\'s.',
   ],
 };
@@ -539,12 +540,43 @@ async function measure(target, running, workload) {
   return row;
 }
 
+/**
+ * The seed PATCH on the small and the large SQLite store, run after run in turn (both servers up; the one not
+ * measured sits idle), so the large store's figure is compared with the small one's measured next to it: the
+ * host's speed drifts by tens of per cent within minutes, more than the two differ.
+ */
+async function scalePairs(small, large, workload) {
+  const pairs = [];
+  for (const t of [small, large]) await runWrk({ baseUrl: t.running.baseUrl, workload, connections: PLAN.connections, threads: PLAN.threads, env: t.running.env, seconds: PLAN.warmupSeconds });
+  for (let i = 0; i < PLAN.runs; i++) {
+    const pair = {};
+    for (const [side, t] of [['small', small], ['large', large]]) {
+      const smp = sampler(t.running.handle.pid, t.running.walFile, false);
+      const r = await runWrk({ baseUrl: t.running.baseUrl, workload, connections: PLAN.connections, threads: PLAN.threads, env: t.running.env, seconds: PLAN.seconds });
+      const m = smp.stop();
+      pair[side] = { rps: r.rps, reqPerCpuSecond: m.targetCpuSeconds > 0 ? r.requests / m.targetCpuSeconds : undefined, non2xx: r.non2xx };
+    }
+    pairs.push(pair);
+  }
+  return { workload, small: small.target.name, large: large.target.name, pairs };
+}
+
 const fmtRow = (r) => Number.isFinite(r.rps)
   ? `  ${r.workload.padEnd(13)} ${Math.round(r.rps).toString().padStart(7)} req/s  ${Math.round(r.reqPerCpuSecond ?? 0).toString().padStart(7)} req/CPU-s  p99 ${r.p99Ms.toFixed(2).padStart(7)} ms  RSS ${(r.rssMaxBytes / 2 ** 20).toFixed(0)} MiB  server CPU ${(r.targetCpuPct ?? 0).toFixed(0)} %  other load ${r.otherCpuPct.toFixed(0)} %${r.walMaxBytes !== undefined ? `  WAL max ${(r.walMaxBytes / 2 ** 20).toFixed(1)} MiB` : ''}${r.non2xx ? `  ${r.non2xx} non-2xx` : ''}`
   : `  ${r.workload.padEnd(13)} ${r.notes.join('; ')}`;
 
 log(`PartnerKit benchmark: ${results.mode} plan, ${selected.length} target(s); servers on core ${PLAN.serverCore}, wrk on core ${PLAN.loadgenCore}`);
+const smallSqlite = `pk-sqlite-${PLAN.smallLabel}`;
+const largeSqlite = `pk-sqlite-${PLAN.largeLabel}`;
+/** The small SQLite target, kept running for the pairs with the large one (see `scalePairs`). */
+let keptSmall;
+const pairsWanted = selected.some((t) => t.name === smallSqlite) && selected.some((t) => t.name === largeSqlite);
+results.scalePairs = [];
 for (const target of selected) {
+  if (keptSmall && target.name !== largeSqlite) {
+    await (keptSmall.running.stop ?? (() => keptSmall.running.handle.stop()))();
+    keptSmall = undefined;
+  }
   if (overBudget()) {
     results.targets[target.name] = { status: 'skipped', note: `time budget of ${PLAN.budgetSeconds} s used up` };
     continue;
@@ -581,10 +613,25 @@ for (const target of selected) {
       log(fmtRow(row));
     }
     info.hwmBytes = memoryOf(running.handle.pid).hwm;
+    if (target.name === largeSqlite && keptSmall && !overBudget()) {
+      log(`  interleaved with ${smallSqlite}: seed PATCH, ${PLAN.runs} pairs`);
+      const sp = await scalePairs(keptSmall, { target, running }, 'patch');
+      results.scalePairs.push(sp);
+      for (const p of sp.pairs) log(`    ${smallSqlite} ${Math.round(p.small.rps)} req/s → ${largeSqlite} ${Math.round(p.large.rps)} req/s (${((100 * p.large.rps) / p.small.rps).toFixed(1)} %)`);
+    }
   } finally {
-    await (running.stop ?? (() => running.handle.stop()))();
+    if (target.name === smallSqlite && pairsWanted) {
+      keptSmall = { target, running };
+    } else {
+      await (running.stop ?? (() => running.handle.stop()))();
+    }
+    if (target.name === largeSqlite && keptSmall) {
+      await (keptSmall.running.stop ?? (() => keptSmall.running.handle.stop()))();
+      keptSmall = undefined;
+    }
   }
 }
+if (keptSmall) await (keptSmall.running.stop ?? (() => keptSmall.running.handle.stop()))();
 for (const r of results.rows) {
   const c = ceilingFor(r.workload, results.ceiling);
   if (Number.isFinite(r.rps) && c) r.ratio = r.rps / c;
