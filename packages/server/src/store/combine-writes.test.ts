@@ -2,7 +2,7 @@
  * `StoreTx.combineWrites` on the test engine: a user's change, its audit record and its replay answer commit
  * together or not at all, with the same errors as when each write is sent alone. On PostgreSQL they also reach
  * the database as one statement (watched through Kysely's query log on a store of the test's own). So do the
- * replay claims of requests that arrive together.
+ * replay claims, and the reads of users, of requests that arrive together.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -150,5 +150,22 @@ describe(`combined writes (${TEST_ENGINE})`, () => {
     const winner = claims[won[6] === true ? 6 : 7];
     assert.equal((await store.getIdempotency(twice.partnerId, twice.requestId))?.claimId, winner?.claimId);
     if (TEST_ENGINE === 'postgres') assert.equal(sent.slice(from).filter((q) => q.startsWith('insert into idempotency')).length, 1);
+  });
+
+  test('reads of users made at once: each gets its own user, or none (one statement on PostgreSQL)', async () => {
+    const from = sent.length;
+    const [a, b, again, elsewhere, unknown] = await Promise.all([
+      store.getUser(F.customerId, F.users.ordinary),
+      store.getUser(F.customerId, F.users.tomas.toUpperCase()),
+      store.getUser(F.customerId, F.users.ordinary),
+      store.getUser(DEMO_IDS.contoso.customerId, F.users.ordinary),
+      store.getUser(F.customerId, randomUUID()),
+    ]);
+    assert.equal(a?.id, F.users.ordinary);
+    assert.equal(b?.id, F.users.tomas);
+    assert.deepEqual(again, a);
+    assert.equal(elsewhere, undefined, 'a user of another customer is not found');
+    assert.equal(unknown, undefined);
+    if (TEST_ENGINE === 'postgres') assert.equal(sent.slice(from).filter((q) => q.startsWith('select * from users')).length, 1);
   });
 });

@@ -98,6 +98,8 @@ const SQL = {
   ),
   user: new FixedSql('select * from users where id = ? and customer_id = ?'),
   userForUpdate: new FixedSql('select * from users where id = ? and customer_id = ? for update'),
+  /** Users by id, several at once (PostgreSQL: `?` is an array of lower-case ids). */
+  usersByIds: new FixedSql('select * from users where id = any(?::text[])'),
   insertAudit: new FixedSql(`insert into audit_records (${AUDIT_COLUMNS.join(', ')}) values (${placeholders(AUDIT_COLUMNS.length)})`),
   getIdempotency: new FixedSql('select * from idempotency where partner_id = ? and request_id = ?'),
   claimIdempotency: new FixedSql(
@@ -995,6 +997,33 @@ interface JoinedGroup {
 class JoinedAborted extends Error {}
 
 /**
+ * Requests of one kind made while the event loop runs one turn, sent together once pending I/O has been handled
+ * (so requests read meanwhile join): `send` answers each item, in order, or fails them all.
+ */
+class TurnBatch<I, R> {
+  private items: { item: I; resolve: (r: R) => void; reject: (err: unknown) => void }[] = [];
+
+  constructor(private readonly send: (items: I[]) => Promise<R[]>) {}
+
+  add(item: I): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      if (this.items.push({ item, resolve, reject }) === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.items;
+    this.items = [];
+    try {
+      const results = await this.send(batch.map((b) => b.item));
+      batch.forEach((b, i) => b.resolve(results[i] as R));
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+    }
+  }
+}
+
+/**
  * Most users a store that one process owns keeps for reads outside transactions: a kept user takes about 650
  * bytes of heap, so 8,192 take about 5 MiB (16,384, with each answer kept too, raised the largest RSS under load
  * on 1 M users past 200 MiB: docs/performance.md).
@@ -1018,6 +1047,8 @@ export class Store extends StoreTx {
   ) {
     super(kysely, dialect, { cache, read: true }, engine.direct?.outside);
     this.cache = cache;
+    this.userReads = new TurnBatch((keys) => this.readUsers(keys));
+    this.claims = new TurnBatch((claims) => this.sendClaims(claims));
   }
 
   /**
@@ -1047,7 +1078,7 @@ export class Store extends StoreTx {
    * must not change it) and later reads of the user find it there, until a change of the user commits.
    */
   override async getUser(customerId: string, userId: string): Promise<UserRecord | undefined> {
-    if (this.sharedByProcesses) return super.getUser(customerId, userId);
+    if (this.sharedByProcesses) return this.userReads.add({ customerId, userId });
     const id = userId.toLowerCase();
     const kept = this.keptUsers.get(id);
     if (kept !== undefined && kept.customerId === customerId) return kept;
@@ -1083,39 +1114,44 @@ export class Store extends StoreTx {
     }
   }
 
-  /** Claims of request ids waiting to be sent together (see `claimIdempotency`). */
-  private claims: { claim: IdempotencyClaim; resolve: (won: boolean) => void; reject: (err: unknown) => void }[] = [];
+  /** Reads of users outside transactions on PostgreSQL, sent together (see `getUser`). */
+  private readonly userReads: TurnBatch<{ customerId: string; userId: string }, UserRecord | undefined>;
 
-  /**
-   * As `StoreTx.claimIdempotency`; on PostgreSQL, the claims made while the event loop runs one turn are sent
-   * together, as one statement and one commit, once pending I/O has been handled.
-   */
-  override claimIdempotency(c: IdempotencyClaim): Promise<boolean> {
-    if (!this.sharedByProcesses) return super.claimIdempotency(c);
-    return new Promise((resolve, reject) => {
-      if (this.claims.push({ claim: c, resolve, reject }) === 1) setImmediate(() => void this.sendClaims());
+  /** PostgreSQL: the users asked for in one turn, read with one statement (one alone as `StoreTx.getUser`). */
+  private async readUsers(keys: { customerId: string; userId: string }[]): Promise<(UserRecord | undefined)[]> {
+    if (keys.length === 1) {
+      const [one] = keys as [(typeof keys)[number]];
+      return [await super.getUser(one.customerId, one.userId)];
+    }
+    const ids = [...new Set(keys.map((k) => k.userId.toLowerCase()))];
+    const rows = (await this.run<Selectable<UsersTable>>(SQL.usersByIds, [ids])).rows;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return keys.map((k) => {
+      const r = byId.get(k.userId.toLowerCase());
+      return r !== undefined && r.customer_id === k.customerId ? toUser(r) : undefined;
     });
   }
 
-  private async sendClaims(): Promise<void> {
-    const batch = this.claims;
-    this.claims = [];
-    if (batch.length === 1) {
-      const [one] = batch as [(typeof batch)[number]];
-      super.claimIdempotency(one.claim).then(one.resolve, one.reject);
-      return;
-    }
-    try {
-      const column = (f: (c: IdempotencyClaim) => unknown): unknown[] => batch.map(({ claim }) => f(claim));
-      const r = await this.run<{ claim_id: string }>(SQL.claimIdempotencies, [
-        column((c) => c.partnerId), column((c) => c.requestId), column((c) => c.fingerprint), column(() => IDEMPOTENCY_PENDING),
-        column(() => '{}'), column(() => ''), column((c) => c.createdAt), column((c) => c.claimId),
-      ]);
-      const won = new Set(r.rows.map((row) => row.claim_id));
-      for (const b of batch) b.resolve(won.has(b.claim.claimId));
-    } catch (err) {
-      for (const b of batch) b.reject(err);
-    }
+  /** Claims of request ids outside transactions on PostgreSQL, sent together (see `claimIdempotency`). */
+  private readonly claims: TurnBatch<IdempotencyClaim, boolean>;
+
+  /**
+   * As `StoreTx.claimIdempotency`; on PostgreSQL, the claims made while the event loop runs one turn are sent
+   * together, as one statement and one commit.
+   */
+  override claimIdempotency(c: IdempotencyClaim): Promise<boolean> {
+    return this.sharedByProcesses ? this.claims.add(c) : super.claimIdempotency(c);
+  }
+
+  private async sendClaims(claims: IdempotencyClaim[]): Promise<boolean[]> {
+    if (claims.length === 1) return [await super.claimIdempotency(claims[0] as IdempotencyClaim)];
+    const column = (f: (c: IdempotencyClaim) => unknown): unknown[] => claims.map(f);
+    const r = await this.run<{ claim_id: string }>(SQL.claimIdempotencies, [
+      column((c) => c.partnerId), column((c) => c.requestId), column((c) => c.fingerprint), column(() => IDEMPOTENCY_PENDING),
+      column(() => '{}'), column(() => ''), column((c) => c.createdAt), column((c) => c.claimId),
+    ]);
+    const won = new Set(r.rows.map((row) => row.claim_id));
+    return claims.map((c) => won.has(c.claimId));
   }
 
   /** Changes waiting to share a transaction, by key (see `changeTogether`). */
