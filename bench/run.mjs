@@ -540,6 +540,9 @@ async function measure(target, running, workload) {
   return row;
 }
 
+/** Stops a started target (its own `stop`, or its process). */
+const stopTarget = (running) => (running.stop ?? (() => running.handle.stop()))();
+
 /**
  * The seed PATCH on the small and the large SQLite store, run after run in turn (both servers up; the one not
  * measured sits idle), so the large store's figure is compared with the small one's measured next to it: the
@@ -574,7 +577,7 @@ const pairsWanted = selected.some((t) => t.name === smallSqlite) && selected.som
 results.scalePairs = [];
 for (const target of selected) {
   if (keptSmall && target.name !== largeSqlite) {
-    await (keptSmall.running.stop ?? (() => keptSmall.running.handle.stop()))();
+    await stopTarget(keptSmall.running);
     keptSmall = undefined;
   }
   if (overBudget()) {
@@ -623,15 +626,15 @@ for (const target of selected) {
     if (target.name === smallSqlite && pairsWanted) {
       keptSmall = { target, running };
     } else {
-      await (running.stop ?? (() => running.handle.stop()))();
+      await stopTarget(running);
     }
     if (target.name === largeSqlite && keptSmall) {
-      await (keptSmall.running.stop ?? (() => keptSmall.running.handle.stop()))();
+      await stopTarget(keptSmall.running);
       keptSmall = undefined;
     }
   }
 }
-if (keptSmall) await (keptSmall.running.stop ?? (() => keptSmall.running.handle.stop()))();
+if (keptSmall) await stopTarget(keptSmall.running);
 for (const r of results.rows) {
   const c = ceilingFor(r.workload, results.ceiling);
   if (Number.isFinite(r.rps) && c) r.ratio = r.rps / c;
