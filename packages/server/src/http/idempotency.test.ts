@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEMO, DEMO_IDS, openTestStore, startTestService, type CallResult, type TestService, withSuiteService } from '../testing/harness.js';
+import { DEMO_IDS, demoAuditRecords, openTestStore, startTestService, type CallResult, type TestService, withSuiteService } from '../testing/harness.js';
 import type { IdempotencyRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { IdempotencyGuard, REPLAY_WINDOW_MS, STALE_CLAIM_MS, fingerprint, type IdempotencyStore } from './idempotency.js';
@@ -27,7 +27,7 @@ interface WireUser {
 
 /** The audit records of one customer user (by the CustomerUserId of their customized data). */
 async function auditOf(store: Store, userId: string): Promise<{ operationType: string; newValue: string | null }[]> {
-  const rows = await store.listAudit({ partnerId: DEMO.tenantId, from: '2000-01-01', to: '3000-01-01', afterSeq: undefined, limit: 100_000 });
+  const rows = await demoAuditRecords(store);
   return rows
     .map((r) => r.record)
     .filter((r) => r.customizedData.some((d) => d.key === 'CustomerUserId' && d.value === userId))

@@ -1,7 +1,7 @@
 /**
  * `Store.changeTogether` on the test engine: concurrent changes of one user give the answers they would give one
  * after another, whether they share a transaction (PostgreSQL) or not (SQLite). On PostgreSQL they also take the
- * user's row lock once (watched through Kysely's query log on a store of the test's own).
+ * user's row lock once (watched through the store's query log).
  */
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { PartnerKitError } from '../errors.js';
 import { loadSeed } from '../seed/load.js';
 import { DEMO, DEMO_IDS, DEMO_SEED } from '../seed/demo.js';
 import { auditRow } from '../audit/records.js';
-import { demoAgentActor, openWatchedTestStore, TEST_ENGINE } from '../testing/harness.js';
+import { demoAgentActor, demoAuditRecords, openTestStore, TEST_ENGINE } from '../testing/harness.js';
 import type { CustomerRecord, UserRecord } from './records.js';
 import type { Store, StoreTx } from './store.js';
 
@@ -25,7 +25,7 @@ describe(`changes of one user together (${TEST_ENGINE})`, () => {
   let original: UserRecord;
 
   before(async () => {
-    store = await openWatchedTestStore(sent, 4);
+    store = await openTestStore(TEST_ENGINE, { onQuery: (q) => sent.push(q) });
     await loadSeed(store, DEMO_SEED);
     const c = await store.getCustomer(F.customerId);
     const u = await store.getUser(F.customerId, F.users.ordinary);
@@ -41,7 +41,7 @@ describe(`changes of one user together (${TEST_ENGINE})`, () => {
   });
 
   const auditCount = async (marker: string): Promise<number> =>
-    (await store.listAudit({ partnerId: DEMO.tenantId, from: '2000-01-01', to: '3000-01-01', afterSeq: undefined, limit: 100_000 }))
+    (await demoAuditRecords(store))
       .filter((r) => r.record.correlationId === marker).length;
 
   /**

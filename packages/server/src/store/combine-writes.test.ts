@@ -1,7 +1,7 @@
 /**
  * `StoreTx.combineWrites` on the test engine: a user's change, its audit record and its replay answer commit
  * together or not at all, with the same errors as when each write is sent alone. On PostgreSQL they also reach
- * the database as one statement (watched through Kysely's query log on a store of the test's own). So do the
+ * the database as one statement (watched through the store's query log). So do the
  * replay claims, and the reads of users, of requests that arrive together.
  */
 import { after, before, describe, test } from 'node:test';
@@ -11,7 +11,7 @@ import { PartnerKitError } from '../errors.js';
 import { loadSeed } from '../seed/load.js';
 import { DEMO, DEMO_IDS, DEMO_SEED } from '../seed/demo.js';
 import { auditRow } from '../audit/records.js';
-import { demoAgentActor, openWatchedTestStore, TEST_ENGINE } from '../testing/harness.js';
+import { demoAgentActor, demoAuditRecords, openTestStore, TEST_ENGINE } from '../testing/harness.js';
 import type { AuditRecordRow, CustomerRecord, UserRecord } from './records.js';
 import type { Store } from './store.js';
 
@@ -33,7 +33,7 @@ describe(`combined writes (${TEST_ENGINE})`, () => {
   let fabrikam: CustomerRecord;
 
   before(async () => {
-    store = await openWatchedTestStore(sent);
+    store = await openTestStore(TEST_ENGINE, { onQuery: (q) => sent.push(q) });
     await loadSeed(store, DEMO_SEED);
     const c = await store.getCustomer(F.customerId);
     assert.ok(c);
@@ -50,7 +50,7 @@ describe(`combined writes (${TEST_ENGINE})`, () => {
   };
   const answer = (key: { partnerId: string; requestId: string }, body: string) => ({ ...key, status: 200, headers: { 'x-test': '1' }, body, createdAt: Date.now() });
   const auditCount = async (marker: string): Promise<number> =>
-    (await store.listAudit({ partnerId: DEMO.tenantId, from: '2000-01-01', to: '3000-01-01', afterSeq: undefined, limit: 100_000 }))
+    (await demoAuditRecords(store))
       .filter((r) => r.record.correlationId === marker).length;
 
   test('the change, its audit record and the replay answer commit together (one statement on PostgreSQL)', async () => {

@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { DEMO, DEMO_IDS, type CallResult, type TestService, withSuiteService } from '../testing/harness.js';
+import { DEMO_IDS, demoAuditRecords, type CallResult, type TestService, withSuiteService } from '../testing/harness.js';
 import { isStoreUnavailable, isUniqueViolation } from './errors.js';
 
 const F = DEMO_IDS.fabrikam;
@@ -26,7 +26,7 @@ describe('concurrent changes', () => {
     s.call(method, path, { token, headers: { 'MS-RequestId': randomUUID() }, ...(body === undefined ? {} : { body }) });
 
   const countAudit = async (userId: string, operationType: string): Promise<number> => {
-    const rows = await s.store.listAudit({ partnerId: DEMO.tenantId, from: '2000-01-01', to: '3000-01-01', afterSeq: undefined, limit: 100_000 });
+    const rows = await demoAuditRecords(s.store);
     return rows.filter((r) => r.record.operationType === operationType && r.record.customizedData.some((d) => d.value === userId)).length;
   };
 
@@ -107,7 +107,7 @@ describe('concurrent changes', () => {
     assert.equal(user.phoneNumber, '+47 22 00 00 00');
     assert.ok(user.displayName === 'Busy Bee' || user.displayName === 'Busy Bee Again');
     // Each change started from the one before: every record's old value is the previous record's new value.
-    const rows = (await s.store.listAudit({ partnerId: DEMO.tenantId, from: '2000-01-01', to: '3000-01-01', afterSeq: undefined, limit: 100_000 }))
+    const rows = (await demoAuditRecords(s.store))
       .filter((x) => x.record.customizedData.some((d) => d.value === id) && x.record.operationType === 'update_customer_user')
       .sort((x, y) => x.seq - y.seq);
     assert.equal(rows.length, good.length);

@@ -3,7 +3,7 @@
  * advisory lock so several instances may start at once on one database. The same query code as SQLite.
  */
 import pg from 'pg';
-import { Kysely, PostgresDialect, type PostgresCursor, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult } from 'kysely';
+import { Kysely, PostgresDialect, type LogEvent, type PostgresCursor, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult } from 'kysely';
 import type { Database } from './schema.js';
 import { FIXED_POSTGRES_SQL, Store } from './store.js';
 
@@ -19,6 +19,8 @@ export interface PostgresOptions {
    * Default 10000.
    */
   acquireTimeoutMs?: number;
+  /** Called with the SQL text of each statement the store ran (tests watch what reaches the database). */
+  onQuery?: (sql: string) => void;
 }
 
 /**
@@ -137,7 +139,11 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     }
   }
 
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
+  const onQuery = opts.onQuery;
+  const kysely = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: preparingPool(pool) }),
+    ...(onQuery === undefined ? {} : { log: (e: LogEvent) => { if (e.level === 'query') onQuery(e.query.sql); } }),
+  });
   const store = new Store(kysely, 'postgres', {
     exclusive,
     onConnectionError: (l) => {

@@ -20,7 +20,6 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect } from 'kysely';
 import { SignJWT, type JWTPayload } from 'jose';
 import { PartnerCenterAudience } from '@partnerkit/contract';
 import { defaultConfig, type Config } from '../config.js';
@@ -30,8 +29,8 @@ import type { SeedFile } from '../seed/format.js';
 import { startService, type RunningService, type StartOptions } from '../service.js';
 import { openPostgresStore } from '../store/postgres.js';
 import { openSqliteStore, SQLITE_FILE } from '../store/sqlite.js';
-import { Store as StoreClass, type Store } from '../store/store.js';
-import type { Database } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import type { AuditRecordRow } from '../store/records.js';
 
 export { DEMO, DEMO_IDS } from '../seed/demo.js';
 
@@ -151,9 +150,10 @@ export async function storeArgs(dir: string, engine: TestEngine = TEST_ENGINE): 
 
 /**
  * An empty store on the test engine: SQLite in a temporary data directory (a file, as the service runs it: a
- * writer and a reader connection), or a fresh PostgreSQL schema; removed on close.
+ * writer and a reader connection), or a fresh PostgreSQL schema; removed on close. `onQuery` (PostgreSQL) is
+ * called with the SQL of each statement the store runs.
  */
-export async function openTestStore(engine: TestEngine = TEST_ENGINE): Promise<Store> {
+export async function openTestStore(engine: TestEngine = TEST_ENGINE, opts: { onQuery?: (sql: string) => void } = {}): Promise<Store> {
   let remove: () => Promise<void>;
   let store: Store;
   if (engine === 'sqlite') {
@@ -169,7 +169,7 @@ export async function openTestStore(engine: TestEngine = TEST_ENGINE): Promise<S
     const db = await createTestSchema();
     remove = () => db.drop();
     try {
-      store = await openPostgresStore({ url: db.url, poolSize: 5 });
+      store = await openPostgresStore({ url: db.url, poolSize: 5, ...(opts.onQuery === undefined ? {} : { onQuery: opts.onQuery }) });
     } catch (err) {
       await remove();
       throw err;
@@ -186,25 +186,9 @@ export async function openTestStore(engine: TestEngine = TEST_ENGINE): Promise<S
   return store;
 }
 
-/**
- * An empty store on the test engine, as `openTestStore`; on PostgreSQL, a store whose statements are noted in
- * `sent` (Kysely's query log), over a plain pool of `poolSize` connections.
- */
-export async function openWatchedTestStore(sent: string[], poolSize = 2): Promise<Store> {
-  if (TEST_ENGINE !== 'postgres') return openTestStore('sqlite');
-  const schema = await createTestSchema();
-  const pool = new pg.Pool({ connectionString: schema.url, max: poolSize });
-  const store = new StoreClass(new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: (e) => { sent.push(e.query.sql); } }), 'postgres');
-  const close = store.close.bind(store);
-  store.close = async () => {
-    try {
-      await close();
-    } finally {
-      await schema.drop();
-    }
-  };
-  await store.migrate();
-  return store;
+/** Every audit record of the demo partner in `store`, oldest first (with its position). */
+export function demoAuditRecords(store: Store): Promise<{ record: AuditRecordRow; seq: number }[]> {
+  return store.listAudit({ partnerId: DEMO.tenantId, from: '2000-01-01', to: '3000-01-01', afterSeq: undefined, limit: 100_000 });
 }
 
 export interface CallOptions {
