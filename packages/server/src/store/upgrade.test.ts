@@ -61,6 +61,8 @@ test(`a store of the first released schema is migrated on start and its data ser
   // ---- the old version's store: schema 001, the demo data, an audit record ----
   const { kysely, schema } = await oldStore(dataDir);
   const auditId = randomUUID();
+  /** A newer audit record of the old version, removed again. */
+  const removed = { id: randomUUID(), seq: 0 };
   const operationDate = new Date(Date.now() - 3_600_000).toISOString();
   try {
     const migrator = new Migrator({ db: kysely, provider: firstRelease, ...(schema !== undefined ? { migrationTableSchema: schema } : {}) });
@@ -75,6 +77,14 @@ test(`a store of the first released schema is migrated on start and its data ser
       customizedData: [{ key: 'CustomerUserId', value: F.users.noah }],
     });
     await old.updateUser({ ...(await old.getUser(F.customerId, F.users.noah))!, displayName: 'From The Old Version' });
+    // A newer record removed again: the counter stands past the last record kept, and must not give its seq twice.
+    await old.insertAudit({
+      id: removed.id, partnerId: DEMO.tenantId, customerId: F.customerId, customerName: 'Fabrikam', callerUpn: DEMO.username,
+      applicationId: DEMO.clientId, resourceType: 'customer_user', oldValue: null, newValue: null,
+      operationType: 'update_customer_user', correlationId: randomUUID(), operationDate, operationStatus: 'succeeded', customizedData: [],
+    });
+    removed.seq = Number((await sql<{ seq: number | string }>`select seq from audit_records where id = ${removed.id}`.execute(kysely)).rows[0]?.seq);
+    await sql`delete from audit_records where id = ${removed.id}`.execute(kysely);
     const tables = TEST_ENGINE === 'sqlite'
       ? await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(kysely)
       : await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema()`.execute(kysely);
@@ -106,6 +116,17 @@ test(`a store of the first released schema is migrated on start and its data ser
   try {
     const migrations = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(after.kysely);
     assert.deepEqual(migrations.rows.map((r) => r.name), Object.keys(await new StaticMigrations(TEST_ENGINE).getMigrations()));
+    // The old audit record kept its place: the new version's record comes after it.
+    const audit = await sql<{ id: string; seq: number | string }>`select id, seq from audit_records order by seq`.execute(after.kysely);
+    const oldAt = audit.rows.findIndex((r) => r.id === auditId);
+    assert.ok(oldAt >= 0 && audit.rows.length > oldAt + 1, 'the old record is kept and the new one follows it');
+    assert.ok(audit.rows.every((r) => r.id !== removed.id));
+    assert.ok(Number(audit.rows.at(-1)?.seq) > removed.seq, `the new record's seq ${String(audit.rows.at(-1)?.seq)} comes after the removed ${String(removed.seq)}`);
+    if (TEST_ENGINE === 'sqlite') {
+      // Migration 004: no unique index on the audit id any more.
+      const unique = await sql<{ name: string }>`select name from pragma_index_list('audit_records') where "unique" = 1`.execute(after.kysely);
+      assert.deepEqual(unique.rows, []);
+    }
   } finally {
     await after.kysely.destroy();
   }
