@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+// What each part of the SQLite schema costs a PATCH's writes: better-sqlite3 alone (no server, no HTTP), on the
+// schema the server's migrations build, with the statements of one changing PATCH in a batch of the size the
+// server's group commit makes at 50 connections (42): a savepoint, the user read and its one-column update, the
+// audit record, the replay record, the release; one COMMIT per batch. The replay and audit tables are first grown
+// (untimed) to about what 30 s of PATCHes leave. Each variant drops or adds one index, so its ratio against the
+// schema as built, measured in the same round, tells what that index costs. Rounds interleave the variants (the
+// host's speed moves). Bounded by count; stops by itself.
+//
+//   node bench/sqlite-writes.mjs [--rounds 3] [--grow 2400] [--batches 1000]
+//   npm run sqlite-writes --prefix bench
+import { randomUUID } from 'node:crypto';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { demo, prepareSqliteDataset, SQLITE_FILE } from './lib/partnerkit.mjs';
+import { median } from './lib/report.mjs';
+
+const { values: opts } = parseArgs({
+  options: { rounds: { type: 'string', default: '3' }, grow: { type: 'string', default: '2400' }, batches: { type: 'string', default: '1000' } },
+});
+const rounds = Number(opts.rounds);
+const grow = Number(opts.grow);
+const batches = Number(opts.batches);
+if (!(rounds >= 1 && rounds <= 20) || !(grow >= 0 && grow <= 20_000) || !(batches >= 10 && batches <= 20_000)) {
+  console.error('sqlite-writes: --rounds 1..20, --grow 0..20000, --batches 10..20000');
+  process.exit(2);
+}
+const BATCH = 42;
+
+/**
+ * Variants of the schema the migrations build: a table rebuilt as they made it less one index
+ * (`[table, text of its DDL, what that text becomes, indexes to make again]`), or statements to run.
+ */
+const VARIANTS = {
+  'as built': undefined,
+  'without the replay key index': ['idempotency', ', constraint "idempotency_pk" primary key ("partner_id", "request_id")', '',
+    ['create index "idempotency_created" on "idempotency" ("created_at")']],
+  'with a unique index on the audit id (before migration 004)': 'create unique index "audit_records_id" on "audit_records" ("id")',
+};
+
+function change(db, variant) {
+  if (typeof variant === 'string') {
+    db.exec(variant);
+    return;
+  }
+  const [table, from, to, indexes] = variant;
+  const ddl = db.prepare("select sql from sqlite_master where type = 'table' and name = ?").get(table).sql;
+  if (!ddl.includes(from)) throw new Error(`the ${table} table changed: update bench/sqlite-writes.mjs (${ddl})`);
+  db.exec(`alter table "${table}" rename to "old_${table}"`);
+  db.exec(ddl.replace(from, to).replace(/^CREATE TABLE (IF NOT EXISTS )?"?\w+"?/i, `create table "${table}"`));
+  db.exec(`insert into "${table}" select * from "old_${table}"; drop table "old_${table}"`);
+  for (const s of indexes) db.exec(s);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'pk-sqlite-writes-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+const source = join(work, 'source');
+await prepareSqliteDataset({ dir: source, users: 0, cacheRoot: join(work, 'cache'), log: console.log });
+const d = await demo();
+
+function once(name) {
+  const file = join(work, `${name.replace(/\W+/g, '-')}.sqlite`);
+  for (const s of ['', '-wal', '-shm']) rmSync(file + s, { force: true });
+  copyFileSync(join(source, SQLITE_FILE), file);
+  const db = new Database(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('wal_autocheckpoint = 0'); // checkpoints run between timed batches, as the server's worker runs them apart
+    if (VARIANTS[name]) change(db, VARIANTS[name]);
+    const user = db.prepare('select * from users where customer_id = ? order by seq limit 1').get(d.customerId);
+    const select = db.prepare('select * from users where id = ?');
+    const update = db.prepare('update users set usage_location = ? where id = ?');
+    const audit = db.prepare(`insert into audit_records (id, partner_id, customer_id, customer_name, caller_upn, application_id, resource_type,
+      old_value, new_value, operation_type, correlation_id, operation_date, operation_status, customized_data) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
+    const replay = db.prepare(`insert or replace into idempotency (partner_id, request_id, fingerprint, status, headers, body, created_at, claim_id)
+      values (?,?,?,?,?,?,?,?)`);
+    const savepoint = db.prepare('savepoint pk_tx');
+    const release = db.prepare('release pk_tx');
+    const partner = d.tenantId;
+    // Sizes as the server writes them for the seed PATCH: audit values about 430 characters, the answer about 410.
+    const value = JSON.stringify({ ...user, password_hash: undefined, links: { self: { uri: `/customers/${user.customer_id}/users/${user.id}`, method: 'GET', headers: [] } } });
+    const headers = JSON.stringify({ 'content-type': 'application/json; charset=utf-8' });
+    const countries = ['US', 'GB', 'DE', 'FR'];
+    let n = 0;
+    let ticks = 639_320_000_000_000_000n;
+    const batch = () => {
+      db.exec('BEGIN IMMEDIATE');
+      for (let i = 0; i < BATCH; i++, n++) {
+        savepoint.run();
+        select.all(user.id);
+        update.run(countries[n % countries.length], user.id);
+        ticks += 1n;
+        audit.run(`${partner}_${user.customer_id}_${user.id}_updatecustomeruser_${String(ticks)}`, partner, user.customer_id, 'Fabrikam',
+          'agent@example', randomUUID(), 'customerUser', value, value, 'updateCustomerUser', randomUUID(), new Date().toISOString(), 'succeeded',
+          '[{"key":"UsageLocation","value":"US"}]');
+        replay.run(partner, randomUUID(), 'f'.repeat(43), 200, headers, value, Date.now(), randomUUID());
+        release.run();
+      }
+      db.exec('COMMIT');
+    };
+    for (let i = 0; i < grow; i++) {
+      batch();
+      if (i % 50 === 49) db.pragma('wal_checkpoint(PASSIVE)');
+    }
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    let ns = 0;
+    for (let i = 0; i < batches; i++) {
+      const t0 = process.hrtime.bigint();
+      batch();
+      ns += Number(process.hrtime.bigint() - t0);
+      if (i % 50 === 49) db.pragma('wal_checkpoint(PASSIVE)');
+    }
+    return ns / (batches * BATCH) / 1000;
+  } finally {
+    db.close();
+  }
+}
+
+const names = Object.keys(VARIANTS);
+const perRound = names.map(() => []);
+const ratios = names.map(() => []);
+for (let r = 0; r < rounds; r++) {
+  const us = names.map((name) => once(name));
+  names.forEach((name, i) => {
+    perRound[i].push(us[i]);
+    ratios[i].push(us[i] / us[0]);
+  });
+  console.log(`round ${String(r + 1)}: ${names.map((name, i) => `${name} ${us[i].toFixed(1)} µs`).join(', ')}`);
+}
+console.log(`\nµs of SQLite per PATCH (batches of ${String(BATCH)}; ${String(grow * BATCH)} records grown first, then ${String(batches * BATCH)} timed):\n`);
+console.log('| schema | µs per PATCH (median) | × as built (median of rounds) |');
+console.log('|---|---:|---:|');
+names.forEach((name, i) => console.log(`| ${name} | ${median(perRound[i]).toFixed(1)} | ${median(ratios[i]).toFixed(2)} |`));
