@@ -5,7 +5,7 @@
 // audit record, the replay record, the release; one COMMIT per batch. The replay and audit tables are first grown
 // (untimed) to about what 30 s of PATCHes leave. Each variant drops or adds one index, so its ratio against the
 // schema as built, measured in the same round, tells what that index costs. Rounds interleave the variants (the
-// host's speed moves). Bounded by count; stops by itself.
+// host's speed moves; each round starts with another variant). Bounded by count; stops by itself.
 //
 //   node bench/sqlite-writes.mjs [--rounds 3] [--grow 2400] [--batches 1000]
 //   npm run sqlite-writes --prefix bench
@@ -50,7 +50,7 @@ function change(db, variant) {
   const ddl = db.prepare("select sql from sqlite_master where type = 'table' and name = ?").get(table).sql;
   if (!ddl.includes(from)) throw new Error(`the ${table} table changed: update bench/sqlite-writes.mjs (${ddl})`);
   db.exec(`alter table "${table}" rename to "old_${table}"`);
-  db.exec(ddl.replace(from, to).replace(/^CREATE TABLE (IF NOT EXISTS )?"?\w+"?/i, `create table "${table}"`));
+  db.exec(ddl.replace(from, to)); // the stored DDL names the table: it is made again under its own name
   db.exec(`insert into "${table}" select * from "old_${table}"; drop table "old_${table}"`);
   for (const s of indexes) db.exec(s);
 }
@@ -125,7 +125,12 @@ const names = Object.keys(VARIANTS);
 const perRound = names.map(() => []);
 const ratios = names.map(() => []);
 for (let r = 0; r < rounds; r++) {
-  const us = names.map((name) => once(name));
+  // Each round starts with another variant, so none is always first (or last) while the host warms up.
+  const us = new Array(names.length);
+  for (let k = 0; k < names.length; k++) {
+    const i = (k + r) % names.length;
+    us[i] = once(names[i]);
+  }
   names.forEach((name, i) => {
     perRound[i].push(us[i]);
     ratios[i].push(us[i] / us[0]);
