@@ -8,7 +8,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import { PartnerKitError } from '../errors.js';
 import type { IdempotencyRecord } from '../store/records.js';
 import { IDEMPOTENCY_PENDING, type Store, type StoreTx } from '../store/store.js';
-import { RecordedRequestIds } from './recorded-ids.js';
 
 export const REPLAY_WINDOW_MS = 24 * 3_600_000;
 /** A pending claim older than this is taken to belong to an instance that died: another request may take it over. */
@@ -34,8 +33,7 @@ export type IdempotencyOutcome = { replay: IdempotencyRecord } | { ticket: Idemp
 
 /** The store queries the guard needs. */
 export type IdempotencyStore = Pick<
-  Store, 'sharedByProcesses' | 'claimIdempotency' | 'getIdempotency' | 'takeOverIdempotency' | 'releaseIdempotency' | 'purgeIdempotency' |
-  'newestIdempotencyAt'
+  Store, 'sharedByProcesses' | 'claimIdempotency' | 'getIdempotency' | 'takeOverIdempotency' | 'releaseIdempotency' | 'purgeIdempotency'
 >;
 
 export function fingerprint(method: string, url: string, body: unknown): string {
@@ -61,14 +59,12 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  *   it claims the id itself).
  * - On a store one process owns (SQLite, whose data directory is locked), the in-memory wait is the claim: a
  *   request looks for a committed answer, and its operation's transaction writes the answer (insert or replace).
- *   That saves a write and a commit per request.
+ *   That saves a write and a commit per request. The store finds answers by key in memory there
+ *   (store/replay-keys.ts), so a new id costs no read.
  */
 export class IdempotencyGuard {
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly recorded = new Set<string>();
-  /** A store one process owns: the ids this process has stored answers for (see recorded-ids.ts). */
-  private readonly recordedIds = new RecordedRequestIds(REPLAY_WINDOW_MS);
-  private opening: Promise<void> | undefined;
 
   constructor(
     private readonly store: IdempotencyStore,
@@ -117,15 +113,6 @@ export class IdempotencyGuard {
 
   /** One process owns the store: the stored answer, if any (a different request with the id is refused). */
   private async lookUp(partnerId: string, requestId: string, print: string): Promise<{ replay: IdempotencyRecord } | { claimId: string }> {
-    this.opening ??= this.store.newestIdempotencyAt().then(
-      (newest) => {
-        this.recordedIds.open(newest);
-      },
-      () => {
-        this.opening = undefined; // the store could not tell: look everything up, and ask again next time
-      },
-    );
-    if (!this.recordedIds.mayHave(keyOf(partnerId, requestId), this.now())) return { claimId: randomUUID() };
     const stored = await this.store.getIdempotency(partnerId, requestId);
     // A pending record (left by an older version that claimed in the store) or an expired answer is free to take.
     if (stored && stored.status !== IDEMPOTENCY_PENDING && stored.createdAt > this.now() - REPLAY_WINDOW_MS) {
@@ -167,7 +154,6 @@ export class IdempotencyGuard {
     const answer = { partnerId: ticket.partnerId, requestId: ticket.requestId, status, headers, body, createdAt: this.now() };
     if (!this.store.sharedByProcesses) {
       await tx.saveIdempotency({ ...answer, fingerprint: ticket.fingerprint, claimId: ticket.claimId });
-      this.recordedIds.add(keyOf(ticket.partnerId, ticket.requestId), answer.createdAt);
       this.recorded.add(ticket.claimId);
       return;
     }

@@ -258,6 +258,34 @@ function migration004(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * SQLite: replay records lose their primary key `(partner_id, request_id)` and gain `seq`, the rowid they are
+ * appended in. The key is the client's random MS-RequestId, so its index put each new record on a B-tree page of
+ * its own, which the batch's commit wrote to the WAL: about half of SQLite's time per PATCH, measured
+ * (docs/performance.md). The store one process owns finds a record by its key in memory instead
+ * (store/replay-keys.ts), and keeps a unique index on the key only while it holds more records than that table
+ * may (`Store.openReplayRecords`). Every record is kept. PostgreSQL, where several instances claim ids in the
+ * store, keeps its key.
+ */
+function migration005(dialect: Dialect): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      if (dialect !== 'sqlite') return;
+      await sql`alter table idempotency rename to idempotency_old`.execute(db);
+      await sql`drop index idempotency_created`.execute(db);
+      await sql`create table idempotency (
+        seq integer primary key, partner_id text not null, request_id text not null, fingerprint text not null,
+        status integer not null, headers text not null, body text not null, created_at bigint not null, claim_id text)`.execute(db);
+      await sql`insert into idempotency (partner_id, request_id, fingerprint, status, headers, body, created_at, claim_id)
+        select partner_id, request_id, fingerprint, status, headers, body, created_at, claim_id from idempotency_old order by created_at`.execute(db);
+      await sql`drop table idempotency_old`.execute(db);
+      // The purge's index, which also holds the keys (and, as any index, the rowid): the store reads every key at
+      // start from it, without reading the records' answers.
+      await db.schema.createIndex('idempotency_created').on('idempotency').columns(['created_at', 'partner_id', 'request_id']).execute();
+    },
+  };
+}
+
 export class StaticMigrations implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
   getMigrations(): Promise<Record<string, Migration>> {
@@ -266,6 +294,7 @@ export class StaticMigrations implements MigrationProvider {
       '002_shared_state': migration002(this.dialect),
       '003_signin_failures': migration003(),
       '004_audit_id_not_indexed': migration004(this.dialect),
+      '005_replay_keys_in_memory': migration005(this.dialect),
     });
   }
 }

@@ -173,7 +173,7 @@ describe('three instances on one database', () => {
       assert.equal((await call(base, undefined, 'GET', '/healthz')).status, 200);
     }
     const migrations = await query<{ name: string }>('select name from kysely_migration order by name');
-    assert.deepEqual(migrations.map((m) => m.name), ['001_initial', '002_shared_state', '003_signin_failures', '004_audit_id_not_indexed']);
+    assert.deepEqual(migrations.map((m) => m.name), ['001_initial', '002_shared_state', '003_signin_failures', '004_audit_id_not_indexed', '005_replay_keys_in_memory']);
     assert.deepEqual(await query('select tenant_id from partners'), [{ tenant_id: DEMO.tenantId }]);
     const [users] = await query<{ n: string }>('select count(*) as n from users');
     assert.equal(Number(users?.n), 17, 'the demo users, once');

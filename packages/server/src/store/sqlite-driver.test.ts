@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, sql } from 'kysely';
+import { Kysely, Migrator, sql, type Migration } from 'kysely';
 import { suiteTempDir } from '../testing/harness.js';
 import { GroupCommitDialect, GroupCommitDriver } from './sqlite-driver.js';
 
@@ -182,5 +182,34 @@ test('in memory (no reader connection), a read waits for the open batch and is a
     assert.deepEqual(await t.db.selectFrom('items').select('id').execute(), [{ id: 1 }]);
   } finally {
     await t.close();
+  }
+});
+
+test('migrations run in one transaction: one that fails leaves the schema as it was, with nothing recorded', async () => {
+  const { db, peek, close } = await open();
+  try {
+    const migrations: Record<string, Migration> = {
+      '001_renames': {
+        async up(k: Kysely<unknown>): Promise<void> {
+          await sql`alter table owners rename to owners_old`.execute(k);
+        },
+      },
+      '002_fails_halfway': {
+        async up(k: Kysely<unknown>): Promise<void> {
+          await sql`create table owners (id integer primary key, name text)`.execute(k);
+          await sql`insert into no_such_table values (1)`.execute(k);
+        },
+      },
+    };
+    const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) } });
+    const { error, results } = await migrator.migrateToLatest();
+    assert.ok(error instanceof Error && /no_such_table/.test(error.message));
+    assert.equal(results?.find((r) => r.status === 'Error')?.migrationName, '002_fails_halfway');
+    const tables = (peek(`select name from sqlite_master where type = 'table' and name like 'owners%' order by name`) as { name: string }[]).map((r) => r.name);
+    assert.deepEqual(tables, ['owners']);
+    assert.deepEqual(peek(`select name from pragma_table_info('owners')`), [{ name: 'id' }]);
+    assert.deepEqual(peek('select name from kysely_migration'), []);
+  } finally {
+    await close();
   }
 });

@@ -372,6 +372,17 @@ export class GroupCommitDriver implements Driver {
   }
 }
 
+/**
+ * SQLite's schema changes are transactional; Kysely's adapter says otherwise, so its migrator would run a migration's
+ * statements one by one, and a crash in the middle of one (a table renamed, not yet rebuilt) would leave a schema
+ * no version expects. Said here, the pending migrations run in one transaction, recorded with them.
+ */
+class TransactionalDdlAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
 export class GroupCommitDialect implements Dialect {
   constructor(readonly driver: GroupCommitDriver) {}
   createDriver(): Driver {
@@ -381,7 +392,7 @@ export class GroupCommitDialect implements Dialect {
     return new SqliteQueryCompiler();
   }
   createAdapter(): DialectAdapter {
-    return new SqliteAdapter();
+    return new TransactionalDdlAdapter();
   }
   createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
     return new SqliteIntrospector(db);

@@ -15,6 +15,8 @@ export interface SqliteOptions {
   synchronous: 'normal' | 'full';
   /** Most users kept for reads (see `Store.getUser`; default `MAX_KEPT_USERS`). */
   maxKeptUsers?: number;
+  /** Most replay records found by key in memory (see `Store.openReplayRecords`; default `MAX_REPLAY_KEYS`). */
+  maxReplayKeys?: number;
 }
 
 export const SQLITE_FILE = 'partnerkit.sqlite';
@@ -53,9 +55,11 @@ export async function openSqliteStore(opts: SqliteOptions): Promise<Store> {
   const store = new Store(kysely, 'sqlite', {
     direct: { outside: driver.execute, inTransaction: () => driver.transactionRunner() },
     ...(opts.maxKeptUsers !== undefined ? { maxKeptUsers: opts.maxKeptUsers } : {}),
+    ...(opts.maxReplayKeys !== undefined ? { maxReplayKeys: opts.maxReplayKeys } : {}),
   });
   try {
     await store.migrate();
+    await store.openReplayRecords();
   } catch (err) {
     await store.close();
     throw err;

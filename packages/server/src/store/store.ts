@@ -7,6 +7,7 @@ import { PartnerKitError } from '../errors.js';
 import type { Database, UsersTable } from './schema.js';
 import { isUniqueViolation } from './errors.js';
 import { ReferenceCache } from './reference-cache.js';
+import { MAX_REPLAY_SEQ, ReplayKeys, replayKeyHash } from './replay-keys.js';
 import type { SqlRunner } from './sqlite-driver.js';
 import { StaticMigrations, type Dialect } from './migrations.js';
 import type {
@@ -29,6 +30,8 @@ import type {
 } from './records.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
+/** A replay record's row; `seq` only on SQLite (migration 005). */
+type IdempotencyRow = Selectable<Database['idempotency']> & { seq?: number };
 
 export type { Dialect } from './migrations.js';
 
@@ -121,6 +124,25 @@ const SQL = {
     'on conflict (partner_id, request_id) do nothing returning claim_id',
   ),
   releaseIdempotency: new FixedSql('delete from idempotency where partner_id = ? and request_id = ? and claim_id = ? and status = ?'),
+  // SQLite, replay records found by key in memory (see `Store.openReplayRecords`):
+  idempotencyBySeq: new FixedSql('select * from idempotency where seq = ?'),
+  insertIdempotency: new FixedSql(`insert into idempotency (${IDEMPOTENCY_COLUMNS.join(', ')}) values (${placeholders(IDEMPOTENCY_COLUMNS.length)})`),
+  replaceIdempotency: new FixedSql(
+    'update idempotency set fingerprint = ?, status = ?, headers = ?, body = ?, created_at = ?, claim_id = ? where seq = ?',
+  ),
+  /** The oldest expired records, at most `?` of them, removed; answers their keys. */
+  purgeIdempotencyKept: new FixedSql(
+    'delete from idempotency where seq in (select seq from idempotency where created_at < ? order by created_at limit ?) ' +
+    'returning seq, partner_id, request_id',
+  ),
+  idempotencyCount: new FixedSql('select count(*) as n from idempotency'),
+  /** Keys after the given one, in the order of the index `idempotency_created`, which holds them (migration 005). */
+  idempotencyKeys: new FixedSql(
+    'select seq, created_at, partner_id, request_id from idempotency where (created_at, partner_id, request_id) > (?, ?, ?) ' +
+    'order by created_at, partner_id, request_id limit ?',
+  ),
+  keyIdempotency: new FixedSql('create unique index if not exists idempotency_key on idempotency (partner_id, request_id)'),
+  unkeyIdempotency: new FixedSql('drop index if exists idempotency_key'),
 };
 
 const affected = (r: QueryResult<unknown>): number => Number(r.numAffectedRows ?? 0);
@@ -239,7 +261,12 @@ export class StoreTx {
     protected readonly references?: { cache: ReferenceCache; read: boolean },
     /** Runs fixed SQL without Kysely (SQLite: see `StoreEngine.direct`); through Kysely when absent. */
     private readonly direct?: SqlRunner,
+    /** Where replay records are found by key, on a store one process owns (see `Store.openReplayRecords`). */
+    protected replayKeys?: ReplayKeys,
   ) {}
+
+  /** Replay records this executor inserted, found by key in memory once they have committed (see `replayWritten`). */
+  readonly insertedReplays: { hash: number; seq: number }[] = [];
 
   /** Runs a write of customers or GDAP data, emptying the reference cache before and after it. */
   private async changingReferences<T>(write: () => Promise<T>): Promise<T> {
@@ -703,11 +730,21 @@ export class StoreTx {
 
   // ---- idempotency ---------------------------------------------------------------------------------------
   async getIdempotency(partnerId: string, requestId: string): Promise<IdempotencyRecord | undefined> {
-    const r = (await this.run<Selectable<Database['idempotency']>>(SQL.getIdempotency, [partnerId, requestId])).rows[0];
+    const r = this.replayKeys
+      ? await this.replayRowByKey(this.replayKeys, partnerId, requestId)
+      : (await this.run<IdempotencyRow>(SQL.getIdempotency, [partnerId, requestId])).rows[0];
     return r && {
       partnerId: r.partner_id, requestId: r.request_id, fingerprint: r.fingerprint, status: r.status,
       headers: JSON.parse(r.headers) as Record<string, string>, body: r.body, createdAt: r.created_at, claimId: r.claim_id ?? null,
     };
+  }
+  /** The replay record of a key, found by `keys` (rows of other keys with the same hash are read and passed over). */
+  private async replayRowByKey(keys: ReplayKeys, partnerId: string, requestId: string): Promise<IdempotencyRow | undefined> {
+    for (const seq of keys.find(replayKeyHash(partnerId, requestId))) {
+      const r = (await this.run<IdempotencyRow>(SQL.idempotencyBySeq, [seq])).rows[0];
+      if (r !== undefined && r.partner_id === partnerId && r.request_id === requestId) return r;
+    }
+    return undefined;
   }
   /**
    * Claims a request id: inserts a pending record (status 0) unless the id has a record already. True when this
@@ -752,19 +789,31 @@ export class StoreTx {
   }
   /** Writes an answer, replacing any record of its id (for a store one process owns: see http/idempotency.ts). */
   async saveIdempotency(i: Omit<IdempotencyRecord, 'claimId'> & { claimId: string }): Promise<void> {
-    await this.run(SQL.saveIdempotency, [
+    const values = [
       i.partnerId, i.requestId, i.fingerprint, i.status, JSON.stringify(i.headers), i.body, i.createdAt, i.claimId,
-    ] satisfies unknown[] & { length: typeof IDEMPOTENCY_COLUMNS.length });
+    ] satisfies unknown[] & { length: typeof IDEMPOTENCY_COLUMNS.length };
+    if (!this.replayKeys) {
+      await this.run(SQL.saveIdempotency, values);
+      return;
+    }
+    const stored = await this.replayRowByKey(this.replayKeys, i.partnerId, i.requestId);
+    if (stored?.seq !== undefined) {
+      await this.run(SQL.replaceIdempotency, [...values.slice(2), stored.seq]);
+      return;
+    }
+    const r = await this.run(SQL.insertIdempotency, values);
+    this.replayWritten(replayKeyHash(i.partnerId, i.requestId), Number(r.insertId));
+  }
+  /**
+   * Notes a replay record this executor inserted. In a transaction it is found by key once the transaction has
+   * committed (`Store.transaction`); outside one, the write has committed when it returns (`Store` overrides this).
+   */
+  protected replayWritten(hash: number, seq: number): void {
+    this.insertedReplays.push({ hash, seq });
   }
   /** Removes this claim's record if it is still pending (the operation failed or recorded nothing). */
   async releaseIdempotency(partnerId: string, requestId: string, claimId: string): Promise<void> {
     await this.run(SQL.releaseIdempotency, [partnerId, requestId, claimId, IDEMPOTENCY_PENDING]);
-  }
-  /** When the newest replay record was written (undefined: there is none). */
-  async newestIdempotencyAt(): Promise<number | undefined> {
-    // max() of no rows is null.
-    const r = await this.db.selectFrom('idempotency').select((eb) => eb.fn.max<number | null>('created_at').as('newest')).executeTakeFirst();
-    return r?.newest ?? undefined;
   }
   async purgeIdempotency(before: number): Promise<void> {
     await this.db.deleteFrom('idempotency').where('created_at', '<', before).execute();
@@ -882,6 +931,11 @@ export interface StoreEngine {
   onConnectionError?: (listener: (err: Error) => void) => void;
   /** Most users kept for reads outside transactions on a store one process owns (default `MAX_KEPT_USERS`). */
   maxKeptUsers?: number;
+  /**
+   * Most replay records found by key in memory on a store one process owns (default `MAX_REPLAY_KEYS`; 0: none,
+   * every record is found through SQLite's index on the key).
+   */
+  maxReplayKeys?: number;
   /**
    * Runs fixed SQL straight on the driver (SQLite, where a statement runs synchronously and Kysely's connection
    * plumbing costs more than the statement): `outside` transactions, and `inTransaction()`, called inside a
@@ -1030,6 +1084,12 @@ class TurnBatch<I, R> {
  */
 export const MAX_KEPT_USERS = 8_192;
 
+/**
+ * Most replay records a store one process owns finds by key in memory: 11–21 bytes each, at most 16 MiB in all
+ * (docs/configuration.md, "Memory"); a day's records past it are found through a SQLite index instead.
+ */
+export const MAX_REPLAY_KEYS = 1_500_000;
+
 export class Store extends StoreTx {
   private readonly cache: ReferenceCache;
   private users = 0;
@@ -1099,11 +1159,14 @@ export class Store extends StoreTx {
   /** Runs `fn` in one transaction: everything it writes commits together or not at all. */
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     let tx: StoreTx | undefined;
+    let committed = false;
     try {
-      return await this.kysely.transaction().execute((trx) => {
-        tx = new StoreTx(trx, this.dialect, { cache: this.cache, read: false }, this.engine.direct?.inTransaction());
+      const result = await this.kysely.transaction().execute((trx) => {
+        tx = new StoreTx(trx, this.dialect, { cache: this.cache, read: false }, this.engine.direct?.inTransaction(), this.replayKeys);
         return fn(tx);
       });
+      committed = true;
+      return result;
     } finally {
       // What a read cached while the transaction ran may be older than what it committed.
       if (tx?.touchedReferences) this.cache.clear();
@@ -1111,6 +1174,88 @@ export class Store extends StoreTx {
         this.users++;
         for (const id of tx.touchedUserIds) this.keptUsers.delete(id);
       }
+      if (committed && tx !== undefined) for (const r of tx.insertedReplays) this.replayWritten(r.hash, r.seq);
+    }
+  }
+
+  // ---- replay records found by key in memory (a store one process owns) ------------------------------------
+
+  /**
+   * SQLite: from now on, replay records are found by key in memory (store/replay-keys.ts), built here from the
+   * table, and the table's unique index on the key, if it has one, is dropped: without it a new record is appended
+   * in order instead of landing on an index page of its own (migration 005). A table of more records than
+   * `StoreEngine.maxReplayKeys` keeps (or gets) that index, and its records are found through it, as on
+   * PostgreSQL. Runs before the store serves anything, so no record is written meanwhile.
+   */
+  async openReplayRecords(): Promise<void> {
+    if (this.sharedByProcesses) return;
+    const max = this.engine.maxReplayKeys ?? MAX_REPLAY_KEYS;
+    const count = (await this.run<{ n: number }>(SQL.idempotencyCount, [])).rows[0]?.n ?? 0;
+    if (max <= 0 || count > max) {
+      await this.run(SQL.keyIdempotency, []);
+      return;
+    }
+    const keys = new ReplayKeys();
+    const chunk = 10_000;
+    type KeyRow = { seq: number; created_at: number; partner_id: string; request_id: string };
+    for (let after: unknown[] = [Number.MIN_SAFE_INTEGER, '', '']; ;) {
+      const rows = (await this.run<KeyRow>(SQL.idempotencyKeys, [...after, chunk])).rows;
+      for (const r of rows) {
+        if (r.seq > MAX_REPLAY_SEQ) {
+          await this.run(SQL.keyIdempotency, []);
+          return;
+        }
+        keys.add(replayKeyHash(r.partner_id, r.request_id), r.seq);
+      }
+      const last = rows[rows.length - 1];
+      if (last === undefined || rows.length < chunk) break;
+      after = [last.created_at, last.partner_id, last.request_id];
+    }
+    await this.run(SQL.unkeyIdempotency, []);
+    this.replayKeys = keys;
+  }
+
+  /** How replay records are found by key: `memory` (with the records held), `index` (SQLite's or PostgreSQL's). */
+  replayKeyStats(): { foundBy: 'memory' | 'index'; records?: number; bytes?: number } {
+    return this.replayKeys ? { foundBy: 'memory', records: this.replayKeys.size, bytes: this.replayKeys.bytes } : { foundBy: 'index' };
+  }
+
+  /** A replay record has committed: it is found by key from now on (or, past the limit, the key is indexed). */
+  protected override replayWritten(hash: number, seq: number): void {
+    const keys = this.replayKeys;
+    if (!keys) return;
+    if (seq <= MAX_REPLAY_SEQ) keys.add(hash, seq);
+    if (seq > MAX_REPLAY_SEQ || keys.size > (this.engine.maxReplayKeys ?? MAX_REPLAY_KEYS)) this.indexReplayKeys();
+  }
+
+  private indexing: Promise<void> | undefined;
+  /**
+   * More replay records than memory may hold: SQLite indexes their key (a unique index; the table holds one record
+   * per key, since every insert looked its key up first) and they are found through it until the store is opened
+   * again with fewer. Until the index has committed, records go on being found, and added, in memory; a record a
+   * transaction begun before inserts is covered by the index too.
+   */
+  private indexReplayKeys(): void {
+    this.indexing ??= this.run(SQL.keyIdempotency, []).then(
+      () => {
+        this.replayKeys = undefined;
+      },
+      () => {
+        this.indexing = undefined; // tried again at the next record
+      },
+    );
+  }
+
+  /** Removes replay records created before `before` (outside transactions). */
+  override async purgeIdempotency(before: number): Promise<void> {
+    const keys = this.replayKeys;
+    if (!keys) return super.purgeIdempotency(before);
+    const chunk = 4096;
+    for (;;) {
+      // Each delete has committed when it returns; its records are then no longer found.
+      const rows = (await this.run<{ seq: number; partner_id: string; request_id: string }>(SQL.purgeIdempotencyKept, [before, chunk])).rows;
+      for (const r of rows) keys.remove(replayKeyHash(r.partner_id, r.request_id), r.seq);
+      if (rows.length < chunk) return;
     }
   }
 

@@ -64,6 +64,7 @@ test(`a store of the first released schema is migrated on start and its data ser
   /** A newer audit record of the old version, removed again. */
   const removed = { id: randomUUID(), seq: 0 };
   const operationDate = new Date(Date.now() - 3_600_000).toISOString();
+  const oldRequestId = randomUUID();
   try {
     const migrator = new Migrator({ db: kysely, provider: firstRelease, ...(schema !== undefined ? { migrationTableSchema: schema } : {}) });
     const { error } = await migrator.migrateToLatest();
@@ -83,6 +84,9 @@ test(`a store of the first released schema is migrated on start and its data ser
       applicationId: DEMO.clientId, resourceType: 'customer_user', oldValue: null, newValue: null,
       operationType: 'update_customer_user', correlationId: randomUUID(), operationDate, operationStatus: 'succeeded', customizedData: [],
     });
+    // A replay record of the old version (schema 001: keyed by its primary key, no claim).
+    await sql`insert into idempotency (partner_id, request_id, fingerprint, status, headers, body, created_at)
+      values (${DEMO.tenantId}, ${oldRequestId}, 'f', 200, '{}', '{"from":"the old version"}', ${Date.now()})`.execute(kysely);
     removed.seq = Number((await sql<{ seq: number | string }>`select seq from audit_records where id = ${removed.id}`.execute(kysely)).rows[0]?.seq);
     await sql`delete from audit_records where id = ${removed.id}`.execute(kysely);
     const tables = TEST_ENGINE === 'sqlite'
@@ -109,6 +113,8 @@ test(`a store of the first released schema is migrated on start and its data ser
       token, body: { displayName: 'From The New Version' }, headers: { 'MS-RequestId': randomUUID() },
     });
     assert.equal(patch.status, 200, patch.text);
+    // The old replay record is kept, and found by its key.
+    assert.equal((await s.store.getIdempotency(DEMO.tenantId, oldRequestId))?.body, '{"from":"the old version"}');
   } finally {
     await s.close();
   }
@@ -126,6 +132,9 @@ test(`a store of the first released schema is migrated on start and its data ser
       // Migration 004: no unique index on the audit id any more.
       const unique = await sql<{ name: string }>`select name from pragma_index_list('audit_records') where "unique" = 1`.execute(after.kysely);
       assert.deepEqual(unique.rows, []);
+      // Migration 005: replay records have no index on their key (the store finds them by key in memory).
+      const indexes = await sql<{ name: string }>`select name from pragma_index_list('idempotency')`.execute(after.kysely);
+      assert.deepEqual(indexes.rows.map((r) => r.name), ['idempotency_created']);
     }
   } finally {
     await after.kysely.destroy();

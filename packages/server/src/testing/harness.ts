@@ -153,14 +153,19 @@ export async function storeArgs(dir: string, engine: TestEngine = TEST_ENGINE): 
  * writer and a reader connection), or a fresh PostgreSQL schema; removed on close. `onQuery` (PostgreSQL) is
  * called with the SQL of each statement the store runs.
  */
-export async function openTestStore(engine: TestEngine = TEST_ENGINE, opts: { onQuery?: (sql: string) => void } = {}): Promise<Store> {
+export async function openTestStore(
+  engine: TestEngine = TEST_ENGINE,
+  opts: { onQuery?: (sql: string) => void; maxReplayKeys?: number } = {},
+): Promise<Store> {
   let remove: () => Promise<void>;
   let store: Store;
   if (engine === 'sqlite') {
     const dir = await mkdtemp(join(tmpdir(), 'pk-store-'));
     remove = () => rm(dir, { recursive: true, force: true });
     try {
-      store = await openSqliteStore({ dataDir: dir, synchronous: 'normal' });
+      store = await openSqliteStore({
+        dataDir: dir, synchronous: 'normal', ...(opts.maxReplayKeys === undefined ? {} : { maxReplayKeys: opts.maxReplayKeys }),
+      });
     } catch (err) {
       await remove();
       throw err;

@@ -1,0 +1,235 @@
+/**
+ * Replay records of the SQLite store are found by key in memory (store/replay-keys.ts) instead of through an
+ * index on their random key: the table finds exactly what has committed, across restarts, purges and replaced
+ * answers, and past its limit SQLite indexes the key instead.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import BetterSqlite3 from 'better-sqlite3';
+import { suiteTempDir } from '../testing/harness.js';
+import { ReplayKeys, replayKeyHash } from './replay-keys.js';
+import { openSqliteStore, SQLITE_FILE } from './sqlite.js';
+import type { Store } from './store.js';
+
+describe('ReplayKeys', () => {
+  test('finds every record it holds under its hash and no other, through growth, removals and shrinking', () => {
+    const keys = new ReplayKeys();
+    /** The model: seqs by hash. Few distinct hashes, so that chains are long and many records share a hash. */
+    const model = new Map<number, Set<number>>();
+    let seed = 12345;
+    const random = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const check = (): void => {
+      for (const [hash, seqs] of model) assert.deepEqual(new Set(keys.find(hash)), seqs, `hash ${String(hash)}`);
+      assert.equal(keys.size, [...model.values()].reduce((n, s) => n + s.size, 0));
+    };
+    let seq = 0;
+    // Hashes whose low bits collide too (the same slot); 0xffffffff, whose chain wraps past the last slot into the
+    // first ones, where 1 << 20 (slot 0 of every table here) and 1 have theirs.
+    const hashOf = (): number => [0xffff_ffff, 1 << 20, 1, 1 + 1024, 2 + 2048 * 7, 3 + random(1 << 20)][random(6)] ?? 1;
+    for (let i = 0; i < 20_000; i++) {
+      const hash = hashOf();
+      keys.add(hash, ++seq);
+      const seqs = model.get(hash) ?? new Set<number>();
+      seqs.add(seq);
+      model.set(hash, seqs);
+    }
+    check();
+    const grown = keys.bytes;
+    assert.ok(grown >= 20_000 * 8 * (4 / 3), `${String(grown)} bytes for 20,000 records`);
+    // Remove nine in ten, in random order, checking now and then; a record not held is not removed.
+    const all = [...model].flatMap(([hash, seqs]) => [...seqs].map((s) => ({ hash, seq: s })));
+    for (let i = all.length - 1; i > 0; i--) {
+      const j = random(i + 1);
+      [all[i], all[j]] = [all[j]!, all[i]!];
+    }
+    for (const [n, r] of all.slice(0, 18_000).entries()) {
+      assert.equal(keys.remove(r.hash, r.seq), true);
+      model.get(r.hash)?.delete(r.seq);
+      if (n % 1000 === 0) check();
+    }
+    assert.equal(keys.remove(1, 999_999), false);
+    check();
+    assert.ok(keys.bytes <= grown / 4, `shrank from ${String(grown)} to ${String(keys.bytes)} bytes`);
+  });
+
+  test('a removal at the last slot leaves the records whose chain wraps to the first slots where they are found', () => {
+    const keys = new ReplayKeys(); // 1,024 slots
+    keys.add(0xffff_ffff, 1); // slot 1023
+    keys.add(1 << 20, 2); // its home, slot 0
+    keys.add(0xffff_ffff, 3); // slot 1023 is taken, slot 0 too: slot 1
+    keys.add(1 << 20, 4); // slot 2
+    assert.equal(keys.remove(0xffff_ffff, 1), true); // 3 moves to 1023; 2 stays at its home; 4 moves to 1
+    assert.deepEqual(keys.find(1 << 20).sort(), [2, 4]);
+    assert.deepEqual(keys.find(0xffff_ffff), [3]);
+    assert.equal(keys.remove(1 << 20, 2), true);
+    assert.deepEqual(keys.find(1 << 20), [4]);
+    assert.deepEqual(keys.find(0xffff_ffff), [3]);
+  });
+
+  test('the hash tells apart which text a character belongs to, and is never 0', () => {
+    assert.notEqual(replayKeyHash('ab', 'c'), replayKeyHash('a', 'bc'));
+    for (let i = 0; i < 10_000; i++) assert.notEqual(replayKeyHash('p', String(i)), 0);
+  });
+});
+
+describe('replay records of the SQLite store', () => {
+  const dir = suiteTempDir('pk-replay-');
+  let n = 0;
+  const open = (dataDir: string, maxReplayKeys?: number): Promise<Store> =>
+    openSqliteStore({ dataDir, synchronous: 'normal', ...(maxReplayKeys === undefined ? {} : { maxReplayKeys }) });
+  /** Opens the store of `dataDir`, runs `fn` on it and closes it. */
+  const withStore = async (dataDir: string, fn: (store: Store) => Promise<void>, maxReplayKeys?: number): Promise<void> => {
+    const store = await open(dataDir, maxReplayKeys);
+    try {
+      await fn(store);
+    } finally {
+      await store.close();
+    }
+  };
+  const answer = (requestId: string, body: string, createdAt = Date.now()): Parameters<Store['saveIdempotency']>[0] => ({
+    partnerId: 'p', requestId, fingerprint: `f-${body}`, status: 200, headers: { 'content-type': 'application/json' }, body, createdAt, claimId: 'c',
+  });
+  const save = (store: Store, a: Parameters<Store['saveIdempotency']>[0]): Promise<void> => store.transaction((tx) => tx.saveIdempotency(a));
+  /** What SQLite holds: the indexes of the replay table, and its rows by request id. */
+  const onDisk = (dataDir: string): { indexes: string[]; rows: Map<string, number> } => {
+    const db = new BetterSqlite3(join(dataDir, SQLITE_FILE), { readonly: true });
+    try {
+      const indexes = (db.prepare(`select name from pragma_index_list('idempotency') order by name`).all() as { name: string }[]).map((r) => r.name);
+      const rows = new Map<string, number>();
+      for (const r of db.prepare('select request_id, count(*) as n from idempotency group by request_id').all() as { request_id: string; n: number }[]) {
+        rows.set(r.request_id, r.n);
+      }
+      return { indexes, rows };
+    } finally {
+      db.close();
+    }
+  };
+
+  test('are found by key in memory, with no index on the key, and again after the store is opened anew', async () => {
+    const dataDir = join(dir(), `a${String(++n)}`);
+    await withStore(dataDir, async (store) => {
+      for (const id of ['r1', 'r2', 'r3']) await save(store, answer(id, `{"id":"${id}"}`));
+      assert.equal((await store.getIdempotency('p', 'r2'))?.body, '{"id":"r2"}');
+      assert.equal(await store.getIdempotency('p', 'r4'), undefined);
+      assert.equal(await store.getIdempotency('q', 'r1'), undefined, 'another partner has no record of the id');
+      assert.deepEqual(store.replayKeyStats(), { foundBy: 'memory', records: 3, bytes: 8192 });
+    });
+    assert.deepEqual(onDisk(dataDir).indexes, ['idempotency_created']);
+    await withStore(dataDir, async (store) => {
+      for (const id of ['r1', 'r2', 'r3']) assert.equal((await store.getIdempotency('p', id))?.body, `{"id":"${id}"}`);
+      assert.equal(store.replayKeyStats().records, 3);
+    });
+  });
+
+  test('a record is found once its transaction has committed, and never when it rolled back', async () => {
+    const dataDir = join(dir(), `a${String(++n)}`);
+    await withStore(dataDir, async (store) => {
+      await assert.rejects(store.transaction(async (tx) => {
+        await tx.saveIdempotency(answer('undone', '{}'));
+        throw new Error('the operation failed');
+      }), /the operation failed/);
+      assert.equal(await store.getIdempotency('p', 'undone'), undefined);
+      assert.equal(store.replayKeyStats().records, 0);
+      // Saved outside a transaction (a statement of its own), it is found at once.
+      await store.saveIdempotency(answer('alone', '{"alone":true}'));
+      assert.equal((await store.getIdempotency('p', 'alone'))?.body, '{"alone":true}');
+    });
+  });
+
+  test('an answer saved again replaces the record of its key: one row per key', async () => {
+    const dataDir = join(dir(), `a${String(++n)}`);
+    await withStore(dataDir, async (store) => {
+      await save(store, answer('r1', '{"v":1}', 1_000));
+      await save(store, answer('r1', '{"v":2}', 2_000));
+      const found = await store.getIdempotency('p', 'r1');
+      assert.deepEqual([found?.body, found?.createdAt], ['{"v":2}', 2_000]);
+    });
+    assert.equal(onDisk(dataDir).rows.get('r1'), 1);
+  });
+
+  test('two keys of one hash are each found as themselves', async () => {
+    // Find two request ids whose 32-bit hashes collide (about 80,000 tries, by the birthday bound).
+    const seen = new Map<number, string>();
+    let pair: [string, string] | undefined;
+    for (let i = 0; pair === undefined && i < 5_000_000; i++) {
+      const id = `id-${String(i)}`;
+      const hash = replayKeyHash('p', id);
+      const other = seen.get(hash);
+      if (other !== undefined) pair = [other, id];
+      else seen.set(hash, id);
+    }
+    assert.ok(pair, 'a colliding pair of ids');
+    const [a, b] = pair;
+    const dataDir = join(dir(), `a${String(++n)}`);
+    await withStore(dataDir, async (store) => {
+      await save(store, answer(a, '{"k":"a"}'));
+      assert.equal(await store.getIdempotency('p', b), undefined, 'the other key of the hash has no record');
+      await save(store, answer(b, '{"k":"b"}'));
+      assert.equal((await store.getIdempotency('p', a))?.body, '{"k":"a"}');
+      assert.equal((await store.getIdempotency('p', b))?.body, '{"k":"b"}');
+      await save(store, answer(b, '{"k":"b2"}'));
+      assert.equal((await store.getIdempotency('p', a))?.body, '{"k":"a"}');
+      assert.equal((await store.getIdempotency('p', b))?.body, '{"k":"b2"}');
+    });
+    const rows = onDisk(dataDir).rows;
+    assert.deepEqual([rows.get(a), rows.get(b)], [1, 1]);
+  });
+
+  test('a purge removes the expired records, in chunks, and they are no longer found', async () => {
+    const dataDir = join(dir(), `a${String(++n)}`);
+    await withStore(dataDir, async (store) => {
+      const expired = 5_000; // more than one chunk of the purge
+      await store.transaction(async (tx) => {
+        for (let i = 0; i < expired; i++) await tx.saveIdempotency(answer(`old-${String(i)}`, '{}', 1_000 + i));
+        await tx.saveIdempotency(answer('new', '{"new":true}', 10_000));
+      });
+      const grown = store.replayKeyStats().bytes ?? 0;
+      assert.equal(store.replayKeyStats().records, expired + 1);
+      await store.purgeIdempotency(10_000);
+      assert.equal(await store.getIdempotency('p', 'old-0'), undefined);
+      assert.equal(await store.getIdempotency('p', `old-${String(expired - 1)}`), undefined);
+      assert.equal((await store.getIdempotency('p', 'new'))?.body, '{"new":true}');
+      const stats = store.replayKeyStats();
+      assert.equal(stats.records, 1);
+      assert.ok((stats.bytes ?? 0) < grown, `the table shrank: ${String(grown)} → ${String(stats.bytes)} bytes`);
+    });
+    assert.deepEqual([...onDisk(dataDir).rows.keys()], ['new']);
+  });
+
+  test('past the limit, SQLite indexes the key and records are found through it; opened again with fewer, memory finds them again', async () => {
+    const dataDir = join(dir(), `a${String(++n)}`);
+    await withStore(dataDir, async (store) => {
+      for (let i = 1; i <= 5; i++) await save(store, answer(`r${String(i)}`, `{"i":${String(i)}}`, i));
+      for (let waited = 0; store.replayKeyStats().foundBy === 'memory' && waited < 5_000; waited += 10) await sleep(10);
+      assert.deepEqual(store.replayKeyStats(), { foundBy: 'index' });
+      for (let i = 1; i <= 5; i++) assert.equal((await store.getIdempotency('p', `r${String(i)}`))?.body, `{"i":${String(i)}}`);
+      await save(store, answer('r6', '{"i":6}', 6));
+      await save(store, answer('r1', '{"i":"1 again"}', 7)); // replaced through the index's upsert
+      assert.equal((await store.getIdempotency('p', 'r1'))?.body, '{"i":"1 again"}');
+      assert.equal((await store.getIdempotency('p', 'r6'))?.body, '{"i":6}');
+    }, 3);
+    let disk = onDisk(dataDir);
+    assert.deepEqual(disk.indexes, ['idempotency_created', 'idempotency_key']);
+    assert.equal(disk.rows.get('r1'), 1);
+    // Still more than the limit: the index stays.
+    await withStore(dataDir, async (store) => {
+      assert.deepEqual(store.replayKeyStats(), { foundBy: 'index' });
+      await store.purgeIdempotency(6); // r2 … r5 go; r1 (7) and r6 (6) stay
+    }, 3);
+    await withStore(dataDir, async (store) => {
+      assert.equal(store.replayKeyStats().foundBy, 'memory');
+      assert.equal(store.replayKeyStats().records, 2);
+      assert.equal((await store.getIdempotency('p', 'r1'))?.body, '{"i":"1 again"}');
+      assert.equal(await store.getIdempotency('p', 'r2'), undefined);
+      await save(store, answer('r6', '{"i":"6 again"}', 8));
+    }, 3);
+    disk = onDisk(dataDir);
+    assert.deepEqual(disk.indexes, ['idempotency_created']);
+    assert.deepEqual([...disk.rows].sort(), [['r1', 1], ['r6', 1]]);
+  });
+});

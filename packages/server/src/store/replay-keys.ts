@@ -1,0 +1,117 @@
+/**
+ * Where the replay records of a store one process owns (SQLite) are found by their key, (partner, MS-RequestId):
+ * in memory instead of in a SQLite index. The key is the client's random MS-RequestId, so in an index each new
+ * record lands on a B-tree page of its own, which the batch's commit then writes to the WAL: measured, that index
+ * was about half of SQLite's time per PATCH (docs/performance.md). Without it the replay table is appended in
+ * order, and this table finds a record's row:
+ *
+ * - open addressing with linear probing, two typed arrays: a 32-bit hash of the key (0 marks a free slot) and the
+ *   record's `seq` (its rowid); 8 bytes a slot, at most three slots in four used, so 11–21 bytes a record;
+ * - a hash names candidate rows only: the caller reads each by `seq` and compares the key itself, so a collision
+ *   costs a read, never a wrong answer;
+ * - removal shifts the probe chain back (no tombstones), and the table halves when seven slots in eight are free.
+ *
+ * The store keeps it exact: built from the table when the store opens, a record added once its insert has
+ * committed, removed once its purge has.
+ */
+
+/** The fewest slots (8 KiB). */
+const MIN_SLOTS = 1 << 10;
+/** The largest `seq` a slot holds. */
+export const MAX_REPLAY_SEQ = 0xffff_ffff;
+
+/** The key's hash: FNV-1a over both texts, then MurmurHash3's finaliser, so the low bits that pick a slot mix well. Never 0. */
+export function replayKeyHash(partnerId: string, requestId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < partnerId.length; i++) h = Math.imul(h ^ partnerId.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ 0x0a, 0x01000193); // a separator: ("ab", "c") and ("a", "bc") differ
+  for (let i = 0; i < requestId.length; i++) h = Math.imul(h ^ requestId.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0 || 1;
+}
+
+export class ReplayKeys {
+  private hashes = new Uint32Array(MIN_SLOTS);
+  private seqs = new Uint32Array(MIN_SLOTS);
+  private mask = MIN_SLOTS - 1;
+  private count = 0;
+
+  /** How many records it holds. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Bytes of its two arrays. */
+  get bytes(): number {
+    return this.hashes.byteLength + this.seqs.byteLength;
+  }
+
+  /** The `seq` of every record whose key has this hash: usually none, or the one sought. */
+  find(hash: number): number[] {
+    const found: number[] = [];
+    for (let i = hash & this.mask; ; i = (i + 1) & this.mask) {
+      const h = this.hashes[i] ?? 0;
+      if (h === 0) return found;
+      if (h === hash) found.push(this.seqs[i] ?? 0);
+    }
+  }
+
+  /** Adds a record (its key must not be held yet; `seq` at most `MAX_REPLAY_SEQ`). */
+  add(hash: number, seq: number): void {
+    if (!(seq >= 0 && seq <= MAX_REPLAY_SEQ)) throw new RangeError(`replay record seq ${String(seq)} out of range`);
+    if ((this.count + 1) * 4 > this.hashes.length * 3) this.resize(this.hashes.length * 2);
+    this.place(hash, seq);
+    this.count++;
+  }
+
+  /** Removes the record `seq` of this hash; false when it is not held. */
+  remove(hash: number, seq: number): boolean {
+    const mask = this.mask;
+    let i = hash & mask;
+    for (; ; i = (i + 1) & mask) {
+      const h = this.hashes[i] ?? 0;
+      if (h === 0) return false;
+      if (h === hash && this.seqs[i] === seq) break;
+    }
+    // Backward shift: move each later entry of the chain whose home slot is not in (i, j] into the gap.
+    for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
+      const h = this.hashes[j] ?? 0;
+      if (h === 0) break;
+      const home = h & mask;
+      const stays = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (!stays) {
+        this.hashes[i] = h;
+        this.seqs[i] = this.seqs[j] ?? 0;
+        i = j;
+      }
+    }
+    this.hashes[i] = 0;
+    this.seqs[i] = 0;
+    this.count--;
+    if (this.hashes.length > MIN_SLOTS && this.count * 8 < this.hashes.length) this.resize(this.hashes.length / 2);
+    return true;
+  }
+
+  private place(hash: number, seq: number): void {
+    let i = hash & this.mask;
+    while ((this.hashes[i] ?? 0) !== 0) i = (i + 1) & this.mask;
+    this.hashes[i] = hash;
+    this.seqs[i] = seq;
+  }
+
+  private resize(slots: number): void {
+    const hashes = this.hashes;
+    const seqs = this.seqs;
+    this.hashes = new Uint32Array(slots);
+    this.seqs = new Uint32Array(slots);
+    this.mask = slots - 1;
+    for (let i = 0; i < hashes.length; i++) {
+      const h = hashes[i] ?? 0;
+      if (h !== 0) this.place(h, seqs[i] ?? 0);
+    }
+  }
+}
