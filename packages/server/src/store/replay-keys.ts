@@ -15,14 +15,23 @@
  * committed, removed once its purge has.
  */
 
+import { randomInt } from 'node:crypto';
+
 /** The fewest slots (8 KiB). */
 const MIN_SLOTS = 1 << 10;
 /** The largest `seq` a slot holds. */
 export const MAX_REPLAY_SEQ = 0xffff_ffff;
 
+/**
+ * This process's own start for the hash. The hash is never stored (the table is built anew at each start), so it
+ * may differ from one process to the next: MS-RequestIds a client picked to share one hash, and so one probe chain
+ * (every look-up of them would read each one's row), share it only by chance.
+ */
+const BASIS = (0x811c9dc5 ^ randomInt(2 ** 32)) >>> 0;
+
 /** The key's hash: FNV-1a over both texts, then MurmurHash3's finaliser, so the low bits that pick a slot mix well. Never 0. */
 export function replayKeyHash(partnerId: string, requestId: string): number {
-  let h = 0x811c9dc5;
+  let h = BASIS;
   for (let i = 0; i < partnerId.length; i++) h = Math.imul(h ^ partnerId.charCodeAt(i), 0x01000193);
   h = Math.imul(h ^ 0x0a, 0x01000193); // a separator: ("ab", "c") and ("a", "bc") differ
   for (let i = 0; i < requestId.length; i++) h = Math.imul(h ^ requestId.charCodeAt(i), 0x01000193);
