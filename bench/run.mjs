@@ -159,7 +159,7 @@ const results = {
     'PostgreSQL is the machine\'s own server (not pinned: its backends run on either core, beside the target or the load generator).',
     'Every PATCH carries a fresh MS-RequestId (built per request in wrk\'s Lua), so PartnerKit stores a replay record per request, as it would for real clients.',
     'RSS is the largest VmRSS sampled every 250 ms during the measured runs (process and direct children); the targets table adds VmHWM, the peak since start.',
-    'The seed PATCH at the large SQLite store is compared with the small one in interleaved pairs (both servers up, one run on each in turn, after both targets\' rows), since the host\'s speed drifts more within minutes than the two differ; the rows themselves are measured minutes apart.',
+    'The seed PATCH and the PATCH of a random user at the large SQLite store are compared with the small one in interleaved pairs (both servers up, one run on each in turn, after both targets\' rows), since the host\'s speed drifts more within minutes than the two differ; the rows themselves are measured minutes apart.',
     'Before each workload the harness waits (bounded) while processes outside the benchmark use more than a quarter of a core; "other load" shows what they used during the measured runs anyway. For PostgreSQL rows, the server\'s auxiliary processes and the backends of the benchmark\'s own databases count as the benchmark\'s.',
   ],
 };
@@ -544,7 +544,7 @@ async function measure(target, running, workload) {
 const stopTarget = (running) => (running.stop ?? (() => running.handle.stop()))();
 
 /**
- * The seed PATCH on the small and the large SQLite store, run after run in turn (both servers up; the one not
+ * A PATCH workload on the small and the large SQLite store, run after run in turn (both servers up; the one not
  * measured sits idle), so the large store's figure is compared with the small one's measured next to it: the
  * host's speed drifts by tens of per cent within minutes, more than the two differ.
  */
@@ -616,9 +616,10 @@ for (const target of selected) {
       log(fmtRow(row));
     }
     info.hwmBytes = memoryOf(running.handle.pid).hwm;
-    if (target.name === largeSqlite && keptSmall && !overBudget()) {
-      log(`  interleaved with ${smallSqlite}: seed PATCH, ${PLAN.runs} pairs`);
-      const sp = await scalePairs(keptSmall, { target, running }, 'patch');
+    for (const w of ['patch', 'patch-random']) {
+      if (target.name !== largeSqlite || !keptSmall || overBudget()) break;
+      log(`  interleaved with ${smallSqlite}: ${w === 'patch' ? 'seed PATCH' : 'PATCH of a random user'}, ${PLAN.runs} pairs`);
+      const sp = await scalePairs(keptSmall, { target, running }, w);
       results.scalePairs.push(sp);
       for (const p of sp.pairs) log(`    ${smallSqlite} ${Math.round(p.small.rps)} req/s → ${largeSqlite} ${Math.round(p.large.rps)} req/s (${((100 * p.large.rps) / p.small.rps).toFixed(1)} %)`);
     }
