@@ -7,7 +7,8 @@
  * - every test user has its audit records, the last one's new value is the user as stored, and no audit record
  *   names a user that does not exist (a change never lands without its record, nor a record without its change);
  * - the SQLite file passes `PRAGMA integrity_check` (opened read-only while no process has it);
- * - the service starts again on it and is healthy.
+ * - the service starts again on it and is healthy, and each worker's last acknowledged create, sent again with its
+ *   MS-RequestId, is replayed (the same answer), not run again (a second create of the UPN would be refused).
  * `PARTNERKIT_CRASH_SEED` picks the random schedule (default 4242), `PARTNERKIT_CRASH_ROUNDS` the rounds (default 4).
  */
 import { after, test } from 'node:test';
@@ -118,6 +119,17 @@ test(`kill -9 at random moments under concurrent load loses no acknowledged chan
   const tracked = new Map<string, Tracked>();
   let serial = 0;
   let totalAcked = 0;
+  /** Each worker's last acknowledged create: its MS-RequestId, body and answer. */
+  const lastCreates = new Map<number, { requestId: string; body: unknown; status: number; text: string }>();
+  /** Sends every remembered create again with its MS-RequestId: each must be replayed as it was answered. */
+  const assertCreatesReplayed = async (baseUrl: string, auth: string, when: string): Promise<void> => {
+    for (const c of lastCreates.values()) {
+      const res = await fetch(`${baseUrl}${usersPath}`, {
+        method: 'POST', headers: { authorization: auth, 'MS-RequestId': c.requestId, 'content-type': 'application/json' }, body: JSON.stringify(c.body),
+      });
+      assert.deepEqual({ status: res.status, text: await res.text() }, { status: c.status, text: c.text }, `${when}: the create of ${c.requestId} is replayed`);
+    }
+  };
 
   for (let round = 1; round <= ROUNDS; round++) {
     const p = await spawnServer(args);
@@ -125,17 +137,20 @@ test(`kill -9 at random moments under concurrent load loses no acknowledged chan
     const health = await fetch(`${p.baseUrl}/healthz`);
     assert.equal(health.status, 200, `round ${String(round)}: healthy after the restart`);
     const auth = `Bearer ${await demoAgentToken(p.baseUrl)}`;
+    await assertCreatesReplayed(p.baseUrl, auth, `round ${String(round)}, after the restart`);
     let killed = false;
 
-    const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> } | undefined> => {
+    const call = async (
+      method: string, path: string, body?: unknown, requestId = randomUUID(),
+    ): Promise<{ status: number; text: string; json: Record<string, unknown> } | undefined> => {
       try {
         const res = await fetch(`${p.baseUrl}${path}`, {
           method,
-          headers: { authorization: auth, 'MS-RequestId': randomUUID(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          headers: { authorization: auth, 'MS-RequestId': requestId, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         });
         const text = await res.text();
-        return { status: res.status, json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+        return { status: res.status, text, json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
       } catch (err) {
         if (killed) return undefined; // the answer died with the process: unacknowledged
         throw err;
@@ -154,9 +169,12 @@ test(`kill -9 at random moments under concurrent load loses no acknowledged chan
         const name = `R${String(round)} W${String(w)} N${String(++serial)}`;
         if (mine.length < 2 || (dice < 0.2 && mine.length < 6)) {
           const upn = `crash-${randomUUID().slice(0, 12)}@fabrikam.example`;
-          const r = await call('POST', usersPath, { userPrincipalName: upn, displayName: name, passwordProfile: { password: 'Correct-Horse-42!' } });
+          const body = { userPrincipalName: upn, displayName: name, passwordProfile: { password: 'Correct-Horse-42!' } };
+          const requestId = randomUUID();
+          const r = await call('POST', usersPath, body, requestId);
           if (!r) return;
           expect2xx(r, `POST ${upn}`);
+          lastCreates.set(w, { requestId, body, status: r.status, text: r.text });
           const id = String(r.json.id).toLowerCase();
           tracked.set(id, { id, owner: w, acked: { displayName: name, state: 'active' }, pending: undefined, ackedNames: [name] });
         } else if (inactive.length > 0 && (dice < 0.3 || active.length === 0)) {
@@ -253,6 +271,8 @@ test(`kill -9 at random moments under concurrent load loses no acknowledged chan
   running.push(p);
   assert.equal((await fetch(`${p.baseUrl}/healthz`)).status, 200);
   const auth = `Bearer ${await demoAgentToken(p.baseUrl)}`;
+  await assertCreatesReplayed(p.baseUrl, auth, 'after the last crash');
+  assert.equal(lastCreates.size, WORKERS, 'every worker created a user');
   const one = [...tracked.values()].find((t) => t.acked.state === 'active');
   assert.ok(one);
   const r = await fetch(`${p.baseUrl}${usersPath}/${one.id}`, { headers: { authorization: auth } });
