@@ -151,7 +151,7 @@ export async function storeArgs(dir: string, engine: TestEngine = TEST_ENGINE): 
 /**
  * An empty store on the test engine: SQLite in a temporary data directory (a file, as the service runs it: a
  * writer and a reader connection), or a fresh PostgreSQL schema; removed on close. `onQuery` (PostgreSQL) is
- * called with the SQL of each statement the store runs.
+ * called with the SQL of each statement the store runs; `maxReplayKeys` (SQLite) is `StoreEngine.maxReplayKeys`.
  */
 export async function openTestStore(
   engine: TestEngine = TEST_ENGINE,
