@@ -6,7 +6,8 @@
  * order, and this table finds a record's row:
  *
  * - open addressing with linear probing, two typed arrays: a 32-bit hash of the key (0 marks a free slot) and the
- *   record's `seq` (its rowid); 8 bytes a slot, at most three slots in four used, so 11–21 bytes a record;
+ *   record's `seq` (its rowid); 8 bytes a slot, with more than one slot in eight and at most three in four used
+ *   (11 bytes a record just before it doubles, 21 just after; up to 64 just before it halves);
  * - a hash names candidate rows only: the caller reads each by `seq` and compares the key itself, so a collision
  *   costs a read, never a wrong answer;
  * - removal shifts the probe chain back (no tombstones), and the table halves when seven slots in eight are free.

@@ -1085,8 +1085,8 @@ class TurnBatch<I, R> {
 export const MAX_KEPT_USERS = 8_192;
 
 /**
- * Most replay records a store one process owns finds by key in memory: 11–21 bytes each, at most 16 MiB in all
- * (docs/configuration.md, "Memory"); a day's records past it are found through a SQLite index instead.
+ * Most replay records a store one process owns finds by key in memory: 11–21 bytes each while they grow, at most
+ * 16 MiB in all (docs/configuration.md, "Memory"); a day's records past it are found through a SQLite index instead.
  */
 export const MAX_REPLAY_KEYS = 1_500_000;
 
