@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { databaseForDir, demoAgentToken, DEMO_IDS, spawnServer, storeArgs, TEST_ENGINE, type ServerProcess } from './testing/harness.js';
+import { databaseForDir, demoAgentToken, DEMO_IDS, seededRandom as random, spawnServer, storeArgs, TEST_ENGINE, type ServerProcess } from './testing/harness.js';
 import { SQLITE_FILE } from './store/sqlite.js';
 
 const SEED = Number(process.env.PARTNERKIT_CRASH_SEED ?? 4242);
@@ -27,18 +27,6 @@ const ROUNDS = Number(process.env.PARTNERKIT_CRASH_ROUNDS ?? 4);
 const WORKERS = 16;
 const F = DEMO_IDS.fabrikam;
 const usersPath = `/v1/customers/${F.customerId}/users`;
-
-/** mulberry32: a small seeded generator, so a failing schedule can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface UserState {
   displayName: string;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
-import { suiteTempDir } from '../testing/harness.js';
+import { seededRandom, suiteTempDir } from '../testing/harness.js';
 import { ReplayKeys, replayKeyHash } from './replay-keys.js';
 import { openSqliteStore, SQLITE_FILE } from './sqlite.js';
 import type { Store } from './store.js';
@@ -18,11 +18,8 @@ describe('ReplayKeys', () => {
     const keys = new ReplayKeys();
     /** The model: seqs by hash. Few distinct hashes, so that chains are long and many records share a hash. */
     const model = new Map<number, Set<number>>();
-    let seed = 12345;
-    const random = (n: number): number => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed % n;
-    };
+    const next = seededRandom(12345);
+    const random = (n: number): number => Math.floor(next() * n);
     const check = (): void => {
       for (const [hash, seqs] of model) assert.deepEqual(new Set(keys.find(hash)), seqs, `hash ${String(hash)}`);
       assert.equal(keys.size, [...model.values()].reduce((n, s) => n + s.size, 0));

@@ -68,11 +68,12 @@ function registerFixed(text: string): void {
 class FixedSql {
   readonly sqlite: string;
   readonly postgres: string;
-  constructor(text: string) {
+  /** `sqliteOnly`: a statement PostgreSQL never runs (not among the texts it prepares). */
+  constructor(text: string, opts: { sqliteOnly?: boolean } = {}) {
     this.sqlite = text;
     let n = 0;
     this.postgres = text.replace(/\?/g, () => `$${String(++n)}`);
-    registerFixed(this.postgres);
+    if (opts.sqliteOnly !== true) registerFixed(this.postgres);
   }
 }
 
@@ -90,7 +91,13 @@ const AUDIT_COLUMNS = [
 
 const IDEMPOTENCY_COLUMNS = ['partner_id', 'request_id', 'fingerprint', 'status', 'headers', 'body', 'created_at', 'claim_id'] as const;
 
+/** A fixed statement only the SQLite store runs. */
+const sqliteSql = (text: string): FixedSql => new FixedSql(text, { sqliteOnly: true });
+
 const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+
+/** A replay record's insert, as it is or with an `on conflict` clause appended. */
+const INSERT_IDEMPOTENCY = `insert into idempotency (${IDEMPOTENCY_COLUMNS.join(', ')}) values (${placeholders(IDEMPOTENCY_COLUMNS.length)})`;
 
 const SQL = {
   customer: new FixedSql('select * from customers where id = ?'),
@@ -105,15 +112,12 @@ const SQL = {
   usersByIds: new FixedSql('select * from users where id = any(?::text[])'),
   insertAudit: new FixedSql(`insert into audit_records (${AUDIT_COLUMNS.join(', ')}) values (${placeholders(AUDIT_COLUMNS.length)})`),
   getIdempotency: new FixedSql('select * from idempotency where partner_id = ? and request_id = ?'),
-  claimIdempotency: new FixedSql(
-    `insert into idempotency (${IDEMPOTENCY_COLUMNS.join(', ')}) values (${placeholders(IDEMPOTENCY_COLUMNS.length)}) ` +
-    'on conflict (partner_id, request_id) do nothing',
-  ),
+  claimIdempotency: new FixedSql(`${INSERT_IDEMPOTENCY} on conflict (partner_id, request_id) do nothing`),
   completeIdempotency: new FixedSql(
     'update idempotency set status = ?, headers = ?, body = ?, created_at = ? where partner_id = ? and request_id = ? and claim_id = ? and status = ?',
   ),
   saveIdempotency: new FixedSql(
-    `insert into idempotency (${IDEMPOTENCY_COLUMNS.join(', ')}) values (${placeholders(IDEMPOTENCY_COLUMNS.length)}) ` +
+    `${INSERT_IDEMPOTENCY} ` +
     'on conflict (partner_id, request_id) do update set fingerprint = excluded.fingerprint, status = excluded.status, ' +
     'headers = excluded.headers, body = excluded.body, created_at = excluded.created_at, claim_id = excluded.claim_id',
   ),
@@ -125,24 +129,24 @@ const SQL = {
   ),
   releaseIdempotency: new FixedSql('delete from idempotency where partner_id = ? and request_id = ? and claim_id = ? and status = ?'),
   // SQLite, replay records found by key in memory (see `Store.openReplayRecords`):
-  idempotencyBySeq: new FixedSql('select * from idempotency where seq = ?'),
-  insertIdempotency: new FixedSql(`insert into idempotency (${IDEMPOTENCY_COLUMNS.join(', ')}) values (${placeholders(IDEMPOTENCY_COLUMNS.length)})`),
-  replaceIdempotency: new FixedSql(
+  idempotencyBySeq: sqliteSql('select * from idempotency where seq = ?'),
+  insertIdempotency: sqliteSql(INSERT_IDEMPOTENCY),
+  replaceIdempotency: sqliteSql(
     'update idempotency set fingerprint = ?, status = ?, headers = ?, body = ?, created_at = ?, claim_id = ? where seq = ?',
   ),
   /** The oldest expired records, at most `?` of them, removed; answers their keys. */
-  purgeIdempotencyKept: new FixedSql(
+  purgeIdempotencyKept: sqliteSql(
     'delete from idempotency where seq in (select seq from idempotency where created_at < ? order by created_at limit ?) ' +
     'returning seq, partner_id, request_id',
   ),
-  idempotencyCount: new FixedSql('select count(*) as n from idempotency'),
+  idempotencyCount: sqliteSql('select count(*) as n from idempotency'),
   /** Keys after the given one, in the order of the index `idempotency_created`, which holds them (migration 005). */
-  idempotencyKeys: new FixedSql(
+  idempotencyKeys: sqliteSql(
     'select seq, created_at, partner_id, request_id from idempotency where (created_at, partner_id, request_id) > (?, ?, ?) ' +
     'order by created_at, partner_id, request_id limit ?',
   ),
-  keyIdempotency: new FixedSql('create unique index if not exists idempotency_key on idempotency (partner_id, request_id)'),
-  unkeyIdempotency: new FixedSql('drop index if exists idempotency_key'),
+  keyIdempotency: sqliteSql('create unique index if not exists idempotency_key on idempotency (partner_id, request_id)'),
+  unkeyIdempotency: sqliteSql('drop index if exists idempotency_key'),
 };
 
 const affected = (r: QueryResult<unknown>): number => Number(r.numAffectedRows ?? 0);

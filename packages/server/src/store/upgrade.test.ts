@@ -14,6 +14,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Dialect as KyselyDialect, type MigrationProvider } from 'kysely';
 import { databaseForDir, DEMO, DEMO_IDS, startTestService, TEST_ENGINE } from '../testing/harness.js';
+import { fingerprint } from '../http/idempotency.js';
 import { DEMO_SEED } from '../seed/demo.js';
 import { loadSeed } from '../seed/load.js';
 import { StaticMigrations } from './migrations.js';
@@ -64,7 +65,13 @@ test(`a store of the first released schema is migrated on start and its data ser
   /** A newer audit record of the old version, removed again. */
   const removed = { id: randomUUID(), seq: 0 };
   const operationDate = new Date(Date.now() - 3_600_000).toISOString();
-  const oldRequestId = randomUUID();
+  /** A PATCH the old version answered (its replay record is written below), repeated on the new version. */
+  const oldCall = {
+    requestId: randomUUID(),
+    path: `/v1/customers/${F.customerId}/users/${F.users.noah}`,
+    body: { displayName: 'Answered By The Old Version' },
+    answer: '{"displayName":"Answered By The Old Version","from":"the old version"}',
+  };
   try {
     const migrator = new Migrator({ db: kysely, provider: firstRelease, ...(schema !== undefined ? { migrationTableSchema: schema } : {}) });
     const { error } = await migrator.migrateToLatest();
@@ -84,9 +91,10 @@ test(`a store of the first released schema is migrated on start and its data ser
       applicationId: DEMO.clientId, resourceType: 'customer_user', oldValue: null, newValue: null,
       operationType: 'update_customer_user', correlationId: randomUUID(), operationDate, operationStatus: 'succeeded', customizedData: [],
     });
-    // A replay record of the old version (schema 001: keyed by its primary key, no claim).
+    // The old version's replay record of that PATCH (schema 001: keyed by its primary key, no claim).
     await sql`insert into idempotency (partner_id, request_id, fingerprint, status, headers, body, created_at)
-      values (${DEMO.tenantId}, ${oldRequestId}, 'f', 200, '{}', '{"from":"the old version"}', ${Date.now()})`.execute(kysely);
+      values (${DEMO.tenantId}, ${oldCall.requestId}, ${fingerprint('PATCH', oldCall.path, oldCall.body)}, 200,
+      '{"content-type":"application/json; charset=utf-8"}', ${oldCall.answer}, ${Date.now()})`.execute(kysely);
     removed.seq = Number((await sql<{ seq: number | string }>`select seq from audit_records where id = ${removed.id}`.execute(kysely)).rows[0]?.seq);
     await sql`delete from audit_records where id = ${removed.id}`.execute(kysely);
     const tables = TEST_ENGINE === 'sqlite'
@@ -113,8 +121,9 @@ test(`a store of the first released schema is migrated on start and its data ser
       token, body: { displayName: 'From The New Version' }, headers: { 'MS-RequestId': randomUUID() },
     });
     assert.equal(patch.status, 200, patch.text);
-    // The old replay record is kept, and found by its key.
-    assert.equal((await s.store.getIdempotency(DEMO.tenantId, oldRequestId))?.body, '{"from":"the old version"}');
+    // The PATCH the old version answered, sent again with its MS-RequestId, is replayed: the old answer, not run again.
+    const repeat = await s.call('PATCH', oldCall.path, { token, body: oldCall.body, headers: { 'MS-RequestId': oldCall.requestId } });
+    assert.deepEqual([repeat.status, repeat.text], [200, oldCall.answer]);
   } finally {
     await s.close();
   }

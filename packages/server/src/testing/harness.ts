@@ -260,6 +260,18 @@ export interface StartTestOptions {
 }
 
 /** A temporary directory made before the tests of the suite it is called in and removed after them: its path. */
+/** mulberry32: a small seeded generator of numbers in [0, 1), so a failing random schedule can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export function suiteTempDir(prefix: string): () => string {
   let dir: string | undefined;
   before(async () => {
