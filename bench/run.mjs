@@ -123,7 +123,7 @@ const loadavg = () => (existsSync('/proc/loadavg') ? readFileSync('/proc/loadavg
 const label = (n) => (n >= 1_000_000 ? `${n / 1_000_000}m` : `${n / 1000}k`);
 const PLAN = flags.quick
   ? { warmupSeconds: 1, runs: 1, seconds: 3, connections: 50, threads: 1, smallUsers: 1_000, largeUsers: 50_000, startupRepeats: 1, budgetSeconds: 240, quietLoadPct: 25, quietWaitSeconds: 3, quietWaitTotalSeconds: 15 }
-  : { warmupSeconds: 3, runs: 3, seconds: 10, connections: 50, threads: 1, smallUsers: 10_000, largeUsers: 1_000_000, startupRepeats: 3, budgetSeconds: 1200, quietLoadPct: 25, quietWaitSeconds: 20, quietWaitTotalSeconds: 60 };
+  : { warmupSeconds: 3, runs: 3, seconds: 10, connections: 50, threads: 1, smallUsers: 10_000, largeUsers: 1_000_000, startupRepeats: 3, budgetSeconds: 1500, quietLoadPct: 25, quietWaitSeconds: 20, quietWaitTotalSeconds: 60 };
 Object.assign(PLAN, { serverCore: SERVER_CORE, loadgenCore: proc.LOADGEN_CORE, smallLabel: label(PLAN.smallUsers), largeLabel: label(PLAN.largeUsers), tool: 'wrk' });
 
 const DEMO = await pk.demo();
@@ -544,24 +544,69 @@ async function measure(target, running, workload) {
 const stopTarget = (running) => (running.stop ?? (() => running.handle.stop()))();
 
 /**
- * A PATCH workload on the small and the large SQLite store, run after run in turn (both servers up; the one not
- * measured sits idle), so the large store's figure is compared with the small one's measured next to it: the
- * host's speed drifts by tens of per cent within minutes, more than the two differ.
+ * One workload on several running targets, run after run in turn (the one measured has the server core; the others
+ * sit idle), `PLAN.runs` rounds after a warm-up of each: figures compared with each other were measured within the
+ * same minute, while the host's speed drifts by tens of per cent within minutes (see docs/performance.md, "Noise").
+ * Returns { workload, targets: [names], rounds: [{ [name]: { rps, reqPerCpuSecond, p99Ms, non2xx } }] }.
+ */
+async function interleave(parts, workload, warmupSeconds = PLAN.warmupSeconds) {
+  const wrkFor = (p, seconds) => runWrk({ baseUrl: p.running.baseUrl, workload, connections: PLAN.connections, threads: PLAN.threads, env: p.running.env, seconds });
+  for (const p of parts) await wrkFor(p, warmupSeconds);
+  const rounds = [];
+  for (let i = 0; i < PLAN.runs; i++) {
+    const round = {};
+    for (const p of parts) {
+      const smp = sampler(p.running.handle.pid, p.running.walFile, false);
+      const r = await wrkFor(p, PLAN.seconds);
+      const m = smp.stop();
+      round[p.target.name] = { rps: r.rps, reqPerCpuSecond: m.targetCpuSeconds > 0 ? r.requests / m.targetCpuSeconds : undefined, p99Ms: r.latency.p99, non2xx: r.non2xx };
+    }
+    rounds.push(round);
+  }
+  return { workload, targets: parts.map((p) => p.target.name), rounds };
+}
+
+/**
+ * A PATCH workload on the small and the large SQLite store, in interleaved pairs (both servers up), so the large
+ * store's figure is compared with the small one's measured next to it.
  */
 async function scalePairs(small, large, workload) {
-  const pairs = [];
-  for (const t of [small, large]) await runWrk({ baseUrl: t.running.baseUrl, workload, connections: PLAN.connections, threads: PLAN.threads, env: t.running.env, seconds: PLAN.warmupSeconds });
-  for (let i = 0; i < PLAN.runs; i++) {
-    const pair = {};
-    for (const [side, t] of [['small', small], ['large', large]]) {
-      const smp = sampler(t.running.handle.pid, t.running.walFile, false);
-      const r = await runWrk({ baseUrl: t.running.baseUrl, workload, connections: PLAN.connections, threads: PLAN.threads, env: t.running.env, seconds: PLAN.seconds });
-      const m = smp.stop();
-      pair[side] = { rps: r.rps, reqPerCpuSecond: m.targetCpuSeconds > 0 ? r.requests / m.targetCpuSeconds : undefined, non2xx: r.non2xx };
+  const r = await interleave([small, large], workload);
+  return { workload, small: small.target.name, large: large.target.name, pairs: r.rounds.map((x) => ({ small: x[small.target.name], large: x[large.target.name] })) };
+}
+
+/**
+ * The ratio goals (the seed PATCH against the ceiling, WireMock and Prism; GET against the ceiling), measured in
+ * interleaved rounds with the small SQLite store while it runs: the ceiling and the peers are started again for
+ * them, each warmed up for as long as a measured run (WireMock's JIT is still speeding up after a short warm-up).
+ * Their rows were measured minutes earlier, and on this host the ceiling alone measured 26,000–68,000 req/s on one
+ * day.
+ */
+async function goalRounds(pk) {
+  const wanted = ['node-http', 'wiremock', 'prism'].map((n) => selected.find((t) => t.name === n)).filter((t) => t !== undefined);
+  if (!wanted.some((t) => t.name === 'node-http')) return [];
+  const peers = [];
+  const out = [];
+  try {
+    for (const target of wanted) {
+      try {
+        peers.push({ target, running: await target.start() });
+      } catch (err) {
+        log(`  ${target.name} did not start for the rounds: ${err.message.split('\n')[0]}`);
+      }
     }
-    pairs.push(pair);
+    for (const [workload, names] of [['patch', ['node-http', 'wiremock', 'prism']], ['get', ['node-http']]]) {
+      const parts = [...peers.filter((p) => names.includes(p.target.name)), pk];
+      if (parts.length < 2 || overBudget()) continue;
+      log(`  interleaved rounds, ${workload}: ${parts.map((p) => p.target.name).join(', ')}, ${PLAN.runs} rounds`);
+      const r = await interleave(parts, workload, PLAN.seconds);
+      out.push(r);
+      for (const round of r.rounds) log(`    ${parts.map((p) => `${p.target.name} ${Math.round(round[p.target.name].rps)}`).join(' · ')} req/s`);
+    }
+  } finally {
+    for (const p of peers) await stopTarget(p.running);
   }
-  return { workload, small: small.target.name, large: large.target.name, pairs };
+  return out;
 }
 
 const fmtRow = (r) => Number.isFinite(r.rps)
@@ -575,6 +620,7 @@ const largeSqlite = `pk-sqlite-${PLAN.largeLabel}`;
 let keptSmall;
 const pairsWanted = selected.some((t) => t.name === smallSqlite) && selected.some((t) => t.name === largeSqlite);
 results.scalePairs = [];
+results.goalRounds = [];
 for (const target of selected) {
   if (keptSmall && target.name !== largeSqlite) {
     await stopTarget(keptSmall.running);
@@ -616,6 +662,7 @@ for (const target of selected) {
       log(fmtRow(row));
     }
     info.hwmBytes = memoryOf(running.handle.pid).hwm;
+    if (target.name === smallSqlite && !overBudget()) results.goalRounds = await goalRounds({ target, running });
     for (const w of ['patch', 'patch-random']) {
       if (target.name !== largeSqlite || !keptSmall || overBudget()) break;
       log(`  interleaved with ${smallSqlite}: ${w === 'patch' ? 'seed PATCH' : 'PATCH of a random user'}, ${PLAN.runs} pairs`);
