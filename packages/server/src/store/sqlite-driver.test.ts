@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, sql, type Migration } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, sql, type Migration } from 'kysely';
 import { suiteTempDir } from '../testing/harness.js';
 import { GroupCommitDialect, GroupCommitDriver } from './sqlite-driver.js';
 
@@ -180,6 +180,41 @@ test('in memory (no reader connection), a read waits for the open batch and is a
       throw new Error('refused');
     }), /refused/);
     assert.deepEqual(await t.db.selectFrom('items').select('id').execute(), [{ id: 1 }]);
+  } finally {
+    await t.close();
+  }
+});
+
+test("the driver's own transactions (the store's): they share commits, a failed one is undone alone, and nothing runs in one once it has ended", async () => {
+  const t = await open();
+  try {
+    const { driver } = t;
+    const insert = 'insert into items (id, owner) values (?, null)';
+    const leaked: { run?: (sql: string, p: readonly unknown[]) => Promise<unknown>; query?: () => Promise<unknown> } = {};
+    const batchesBefore = driver.stats.batches;
+    const outcomes = await Promise.allSettled([1, 2, 3, 4].map((id) => driver.transaction(async (tx) => {
+      await tx.run(insert, [id]);
+      // Also through the connection, as a Kysely-built query of the transaction runs.
+      await tx.connection.executeQuery(CompiledQuery.raw(insert, [id + 100]));
+      if (id === 1) {
+        leaked.run = tx.run;
+        leaked.query = () => tx.connection.executeQuery(CompiledQuery.raw(insert, [999]));
+      }
+      if (id === 3) throw new Error('refused');
+      return id;
+    })));
+    assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    assert.equal(driver.stats.batches - batchesBefore, 1, 'the four shared one commit');
+    const ids = (): unknown[] => t.peek('select id from items order by id').map((r) => (r as { id: number }).id);
+    assert.deepEqual(ids(), [1, 2, 4, 101, 102, 104]);
+    // A statement of a transaction that has ended is refused, not run on its own or in another transaction.
+    await assert.rejects(leaked.run?.(insert, [998]) ?? Promise.resolve(), /the transaction has ended/);
+    await assert.rejects(leaked.query?.() ?? Promise.resolve(), /the transaction has ended/);
+    await driver.transaction(async (tx) => {
+      await assert.rejects(leaked.run?.(insert, [997]) ?? Promise.resolve(), /the transaction has ended/);
+      await tx.run(insert, [5]);
+    });
+    assert.deepEqual(ids(), [1, 2, 4, 5, 101, 102, 104]);
   } finally {
     await t.close();
   }

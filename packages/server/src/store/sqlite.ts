@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely } from 'kysely';
+import { Kysely, SingleConnectionProvider, Transaction } from 'kysely';
 import { Checkpointer } from './checkpointer.js';
 import { lockDataDir } from './dir-lock.js';
 import { GroupCommitDialect, GroupCommitDriver } from './sqlite-driver.js';
@@ -51,9 +51,17 @@ export async function openSqliteStore(opts: SqliteOptions): Promise<Store> {
     throw err;
   }
   const driver = new GroupCommitDriver({ writer, ...(reader ? { reader } : {}), ...(checkpointer ? { checkpointer } : {}), onDestroy: unlock });
-  const kysely = new Kysely<Database>({ dialect: new GroupCommitDialect(driver) });
+  const dialect = new GroupCommitDialect(driver);
+  const kysely = new Kysely<Database>({ dialect });
   const store = new Store(kysely, 'sqlite', {
-    direct: { outside: driver.execute, inTransaction: () => driver.transactionRunner() },
+    direct: {
+      outside: driver.execute,
+      transaction: (fn) => driver.transaction((tx) => fn({
+        run: tx.run,
+        // Kysely-built queries of the transaction (few store methods make them), on its connection.
+        db: () => new Transaction<Database>({ config: { dialect }, dialect, driver, executor: kysely.getExecutor().withConnectionProvider(new SingleConnectionProvider(tx.connection)) }),
+      })),
+    },
     ...(opts.maxKeptUsers !== undefined ? { maxKeptUsers: opts.maxKeptUsers } : {}),
     ...(opts.maxReplayKeys !== undefined ? { maxReplayKeys: opts.maxReplayKeys } : {}),
   });

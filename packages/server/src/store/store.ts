@@ -259,15 +259,24 @@ export class StoreTx {
    * `references`: the store's cache of customers and GDAP grants; `read` when this executor reads through it (the
    * store outside transactions), else it only empties it on writes.
    */
+  /** The executor of Kysely-built queries, or the function that makes it when first asked for. */
+  private executor: Executor | (() => Executor);
+  protected get db(): Executor {
+    if (typeof this.executor === 'function') this.executor = this.executor();
+    return this.executor;
+  }
+
   constructor(
-    protected readonly db: Executor,
+    db: Executor | (() => Executor),
     readonly dialect: Dialect,
     protected readonly references?: { cache: ReferenceCache; read: boolean },
     /** Runs fixed SQL without Kysely (SQLite: see `StoreEngine.direct`); through Kysely when absent. */
     private readonly direct?: SqlRunner,
     /** Where replay records are found by key, on a store one process owns (see `Store.openReplayRecords`). */
     protected replayKeys?: ReplayKeys,
-  ) {}
+  ) {
+    this.executor = db;
+  }
 
   /** Replay records this executor inserted, found by key in memory once they have committed (see `replayWritten`). */
   readonly insertedReplays: { hash: number; seq: number }[] = [];
@@ -941,11 +950,11 @@ export interface StoreEngine {
    */
   maxReplayKeys?: number;
   /**
-   * Runs fixed SQL straight on the driver (SQLite, where a statement runs synchronously and Kysely's connection
-   * plumbing costs more than the statement): `outside` transactions, and `inTransaction()`, called inside a
-   * transaction's function, for that transaction.
+   * Runs fixed SQL and transactions straight on the driver (SQLite, where a statement runs synchronously and
+   * Kysely's connection plumbing costs more than the statement): `outside` transactions; `transaction(fn)` runs
+   * `fn` as a transaction with its runner and, made when first asked for, a Kysely executor on its connection.
    */
-  direct?: { outside: SqlRunner; inTransaction: () => SqlRunner };
+  direct?: { outside: SqlRunner; transaction: <T>(fn: (tx: { run: SqlRunner; db: () => Transaction<Database> }) => Promise<T>) => Promise<T> };
 }
 
 /** Most changes that share one joined transaction (see `Store.changeTogether`): bounds the first one's wait. */
@@ -1165,10 +1174,16 @@ export class Store extends StoreTx {
     let tx: StoreTx | undefined;
     let committed = false;
     try {
-      const result = await this.kysely.transaction().execute((trx) => {
-        tx = new StoreTx(trx, this.dialect, { cache: this.cache, read: false }, this.engine.direct?.inTransaction(), this.replayKeys);
-        return fn(tx);
-      });
+      const direct = this.engine.direct;
+      const result = direct
+        ? await direct.transaction((d) => {
+          tx = new StoreTx(d.db, this.dialect, { cache: this.cache, read: false }, d.run, this.replayKeys);
+          return fn(tx);
+        })
+        : await this.kysely.transaction().execute((trx) => {
+          tx = new StoreTx(trx, this.dialect, { cache: this.cache, read: false }, undefined, this.replayKeys);
+          return fn(tx);
+        });
       committed = true;
       return result;
     } finally {
