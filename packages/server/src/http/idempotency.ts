@@ -4,7 +4,7 @@
  * is refused (409 800004); a repeat that arrives while the first is running waits for it, on whichever instance
  * it arrives. The answer is written by the operation itself, inside its transaction (`record`).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { PartnerKitError } from '../errors.js';
 import type { IdempotencyRecord } from '../store/records.js';
 import { IDEMPOTENCY_PENDING, type Store, type StoreTx } from '../store/store.js';
@@ -37,7 +37,8 @@ export type IdempotencyStore = Pick<
 >;
 
 export function fingerprint(method: string, url: string, body: unknown): string {
-  return createHash('sha256').update(`${method} ${url}\n${body === undefined ? '' : JSON.stringify(body)}`).digest('base64url');
+  // crypto.hash, one call: half the cost of createHash().update().digest() on a short text (the same digest).
+  return hash('sha256', `${method} ${url}\n${body === undefined ? '' : JSON.stringify(body)}`, 'base64url');
 }
 
 const reused = (): PartnerKitError =>
