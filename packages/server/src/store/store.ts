@@ -255,10 +255,6 @@ export class StoreTx {
    */
   readonly touchedUserIds = new Set<string>();
 
-  /**
-   * `references`: the store's cache of customers and GDAP grants; `read` when this executor reads through it (the
-   * store outside transactions), else it only empties it on writes.
-   */
   /** The executor of Kysely-built queries, or the function that makes it when first asked for. */
   private executor: Executor | (() => Executor);
   protected get db(): Executor {
@@ -266,6 +262,11 @@ export class StoreTx {
     return this.executor;
   }
 
+  /**
+   * `db`: the executor of Kysely-built queries, or a function that makes it (called once, when first needed).
+   * `references`: the store's cache of customers and GDAP grants; `read` when this executor reads through it (the
+   * store outside transactions), else it only empties it on writes.
+   */
   constructor(
     db: Executor | (() => Executor),
     readonly dialect: Dialect,
