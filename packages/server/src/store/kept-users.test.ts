@@ -5,8 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { openTestStore, suiteTempDir, TEST_ENGINE } from '../testing/harness.js';
+import { openTestStore, seedStoreUsers, suiteTempDir, TEST_ENGINE } from '../testing/harness.js';
 import type { UserRecord } from './records.js';
 import { openSqliteStore } from './sqlite.js';
 import { StoreTx, type Store } from './store.js';
@@ -15,27 +14,8 @@ const PARTNER = '3f1c0a52-7d7e-4c1e-9d55-0b6a3c9e1a01';
 const CUSTOMER = '3f1c0a52-7d7e-4c1e-9d55-0b6a3c9e1a02';
 const OTHER_CUSTOMER = '3f1c0a52-7d7e-4c1e-9d55-0b6a3c9e1a03';
 
-function newUser(customerId: string, n: number): UserRecord {
-  const id = randomUUID();
-  return {
-    id, customerId, upn: `user${String(n)}.${id.slice(0, 8)}@kept.example`, displayName: `User ${String(n)}`, firstName: null,
-    lastName: null, usageLocation: 'US', immutableId: null, phoneNumber: null, passwordHash: null, forceChangePassword: false,
-    state: 'active', softDeletionTime: null, userDomainType: 'none', lastDirectorySyncTime: null,
-  };
-}
-
-async function seed(store: Store, count: number): Promise<UserRecord[]> {
-  await store.insertPartner({ tenantId: PARTNER, name: 'Kept', domain: 'kept.example' });
-  for (const id of [CUSTOMER, OTHER_CUSTOMER]) {
-    await store.insertCustomer({
-      id, partnerId: PARTNER, commerceId: id, companyName: `Customer ${id.slice(-2)}`, domain: `c${id.slice(-2)}.kept.example`,
-      relationshipToPartner: 'reseller', allowDelegatedAccess: true,
-    });
-  }
-  const users = Array.from({ length: count }, (_, i) => newUser(CUSTOMER, i));
-  for (const u of users) await store.insertUser(u);
-  return users;
-}
+const seed = (store: Store, count: number): Promise<UserRecord[]> =>
+  seedStoreUsers(store, { partnerId: PARTNER, customerIds: [CUSTOMER, OTHER_CUSTOMER], domain: 'kept.example', count });
 
 /** The user as committed, read inside a transaction (which never goes through what the store keeps). */
 const committed = (store: Store, u: UserRecord): Promise<UserRecord | undefined> =>

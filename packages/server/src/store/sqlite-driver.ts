@@ -77,6 +77,8 @@ class GroupCommit {
   private commitScheduled = false;
   /** Set when SQLite rolled the open batch back by itself: the error every transaction of it fails with. */
   aborted: Error | undefined = undefined;
+  /** Called when a batch is lost (its commit failed, or SQLite rolled it back by itself). */
+  onLost: (() => void) | undefined = undefined;
   /** Figures for tests and benchmarks. */
   readonly stats = { batches: 0, transactions: 0, largestBatch: 0 };
 
@@ -157,6 +159,7 @@ class GroupCommit {
           // The connection is unusable; the next BEGIN says so.
         }
       }
+      this.onLost?.();
       for (const w of kept) w.reject(err);
       return;
     }
@@ -176,6 +179,7 @@ class GroupCommit {
     this.aborted = err instanceof Error ? err : new Error('the database rolled the transaction back');
     const kept = this.kept;
     this.kept = [];
+    this.onLost?.();
     for (const w of kept) w.reject(err);
   }
 
@@ -277,6 +281,12 @@ export interface DirectTransaction {
   run: SqlRunner;
   /** The transaction's connection, for queries Kysely builds (see `Store.transaction`). */
   connection: DatabaseConnection;
+  /**
+   * Sets what runs when the transaction is kept in its batch (its savepoint released, before any other transaction
+   * takes its turn): from then on the writer connection has its changes, until the batch commits or is lost (see
+   * `GroupCommitDriver.onBatchLost`).
+   */
+  onKept: (fn: () => void) => void;
 }
 
 const ended = (): Promise<never> => Promise.reject(new Error('the transaction has ended'));
@@ -309,7 +319,11 @@ export class GroupCommitDriver implements Driver {
   async transaction<T>(fn: (tx: DirectTransaction) => Promise<T>): Promise<T> {
     const c = new Connection(this.group, this.reader);
     await this.beginTransaction(c);
+    let kept: (() => void) | undefined;
     const tx: DirectTransaction = {
+      onKept: (f) => {
+        kept = f;
+      },
       run: (sql, parameters) => (c.inTransaction ? c.execute(sql, parameters) : ended()),
       connection: {
         executeQuery: <R>(compiled: CompiledQuery): Promise<QueryResult<R>> => (c.inTransaction ? c.executeQuery<R>(compiled) : ended()),
@@ -318,7 +332,7 @@ export class GroupCommitDriver implements Driver {
     };
     try {
       const result = await fn(tx);
-      await this.commitTransaction(c);
+      await this.commitTransaction(c, kept);
       return result;
     } catch (err) {
       await this.rollbackTransaction(c);
@@ -344,7 +358,16 @@ export class GroupCommitDriver implements Driver {
     c.savepoint = true;
   }
 
-  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+  /**
+   * Sets what runs when a batch is lost (its `COMMIT` failed, or SQLite rolled it back by itself): every transaction
+   * kept in it is undone, and fails.
+   */
+  onBatchLost(fn: () => void): void {
+    this.group.onLost = fn;
+  }
+
+  /** Ends the transaction's turn, its work kept in the batch (`kept` runs then); settles with the batch's commit. */
+  async commitTransaction(connection: DatabaseConnection, kept?: () => void): Promise<void> {
     const c = own(connection);
     if (!this.group.open) {
       // SQLite rolled the batch back during this transaction: nothing of it remains.
@@ -356,6 +379,7 @@ export class GroupCommitDriver implements Driver {
     c.onWriter(`RELEASE ${SAVEPOINT}`, []);
     c.savepoint = false;
     c.inTransaction = false;
+    kept?.();
     await this.group.endTurn(true);
   }
 

@@ -58,9 +58,11 @@ export async function openSqliteStore(opts: SqliteOptions): Promise<Store> {
       outside: driver.execute,
       transaction: (fn) => driver.transaction((tx) => fn({
         run: tx.run,
+        onKept: tx.onKept,
         // Kysely-built queries of the transaction (few store methods make them), on its connection.
         db: () => new Transaction<Database>({ config: { dialect }, dialect, driver, executor: kysely.getExecutor().withConnectionProvider(new SingleConnectionProvider(tx.connection)) }),
       })),
+      onBatchLost: (f) => driver.onBatchLost(f),
     },
     ...(opts.maxKeptUsers !== undefined ? { maxKeptUsers: opts.maxKeptUsers } : {}),
     ...(opts.maxReplayKeys !== undefined ? { maxReplayKeys: opts.maxReplayKeys } : {}),

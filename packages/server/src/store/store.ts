@@ -9,6 +9,7 @@ import { isUniqueViolation } from './errors.js';
 import { ReferenceCache } from './reference-cache.js';
 import { MAX_REPLAY_SEQ, ReplayKeys, replayKeyHash } from './replay-keys.js';
 import type { SqlRunner } from './sqlite-driver.js';
+import { WriterUsers } from './writer-users.js';
 import { StaticMigrations, type Dialect } from './migrations.js';
 import type {
   ApplicationRecord,
@@ -275,9 +276,14 @@ export class StoreTx {
     private readonly direct?: SqlRunner,
     /** Where replay records are found by key, on a store one process owns (see `Store.openReplayRecords`). */
     protected replayKeys?: ReplayKeys,
+    /** The users as SQLite's writer connection has them (see `WriterUsers`); none on PostgreSQL. */
+    protected readonly writerUsers?: WriterUsers,
   ) {
     this.executor = db;
   }
+
+  /** The states this transaction wrote its users in, where it knows them (by id, lower case; see `WriterUsers`). */
+  readonly userStates = new Map<string, UserRecord>();
 
   /** Replay records this executor inserted, found by key in memory once they have committed (see `replayWritten`). */
   readonly insertedReplays: { hash: number; seq: number }[] = [];
@@ -572,9 +578,17 @@ export class StoreTx {
    * transactions run one at a time on its writer connection.
    */
   async getUserForUpdate(customerId: string, userId: string): Promise<UserRecord | undefined> {
+    const id = userId.toLowerCase();
+    // SQLite, in a transaction: the writer's users, unless this transaction wrote the user (it is then read back).
+    const writer = this.references?.read === false && !this.touchedUserIds.has(id) ? this.writerUsers : undefined;
+    const known = writer?.get(id);
+    if (known !== undefined) return known.customerId === customerId ? known : undefined;
     const q = this.dialect === 'postgres' ? SQL.userForUpdate : SQL.user;
-    const r = (await this.run<Selectable<UsersTable>>(q, [userId.toLowerCase(), customerId])).rows[0];
-    return r && toUser(r);
+    const r = (await this.run<Selectable<UsersTable>>(q, [id, customerId])).rows[0];
+    if (r === undefined) return undefined;
+    const user = toUser(r);
+    if (writer !== undefined) writer.set(id, user);
+    return user;
   }
   async findUserByUpn(customerId: string, upn: string): Promise<UserRecord | undefined> {
     const r = await this.db
@@ -595,6 +609,8 @@ export class StoreTx {
   }
   private async changingUsers<T>(userId: string, write: () => Promise<T>): Promise<T> {
     const id = userId.toLowerCase();
+    this.writerUsers?.delete(id);
+    this.userStates.delete(id);
     if (!this.holding) this.writesSent++;
     try {
       return await write();
@@ -603,16 +619,23 @@ export class StoreTx {
     }
   }
 
+  /** Inserts the user, unless its id is taken (false). The store may keep `u` (frozen): do not change it afterwards. */
   insertUser(u: UserRecord): Promise<boolean> {
     return this.changingUsers(u.id, async () => {
       const r = await this.db.insertInto('users').values(userColumns(u)).onConflict((oc) => oc.doNothing()).executeTakeFirst();
-      return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+      const inserted = Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+      if (inserted) this.wroteUser(u);
+      return inserted;
     });
+  }
+  /** The user is now as `u` says, in this transaction (kept by `WriterUsers` once the transaction is). */
+  private wroteUser(u: UserRecord): void {
+    if (this.writerUsers !== undefined) this.userStates.set(u.id.toLowerCase(), u);
   }
   /**
    * Writes the user's columns: those that differ from `before` (the user as read in this transaction), or all of
    * them. A UPN that another transaction took meanwhile (checked before, committed since) violates the unique
-   * index: that is 409 60009, as if the check had seen it.
+   * index: that is 409 60009, as if the check had seen it. The store may keep `u` (frozen): do not change it afterwards.
    */
   updateUser(u: UserRecord, before?: UserRecord): Promise<void> {
     const cols = userColumns(u);
@@ -624,7 +647,12 @@ export class StoreTx {
     if (mask === 0) return Promise.resolve();
     const values = USER_WRITE_COLUMNS.filter((_, i) => (mask & (1 << i)) !== 0).map((c) => cols[c]);
     return this.changingUsers(u.id, () =>
-      this.write(updateUserStatement(mask), [...values, cols.id], { mapError: (err) => (isUniqueViolation(err) ? upnInUse() : undefined) }),
+      this.write(updateUserStatement(mask), [...values, cols.id], {
+        mapError: (err) => (isUniqueViolation(err) ? upnInUse() : undefined),
+        check: (rows) => {
+          if (rows > 0) this.wroteUser(u);
+        },
+      }),
     );
   }
   purgeUser(userId: string): Promise<void> {
@@ -955,7 +983,13 @@ export interface StoreEngine {
    * Kysely's connection plumbing costs more than the statement): `outside` transactions; `transaction(fn)` runs
    * `fn` as a transaction with its runner and, made when first asked for, a Kysely executor on its connection.
    */
-  direct?: { outside: SqlRunner; transaction: <T>(fn: (tx: { run: SqlRunner; db: () => Transaction<Database> }) => Promise<T>) => Promise<T> };
+  direct?: {
+    outside: SqlRunner;
+    /** `onKept` sets what runs once the transaction is kept in its batch (see `DirectTransaction.onKept`). */
+    transaction: <T>(fn: (tx: { run: SqlRunner; db: () => Transaction<Database>; onKept: (fn: () => void) => void }) => Promise<T>) => Promise<T>;
+    /** Sets what runs when a batch of transactions is lost (its commit failed, or SQLite rolled it back). */
+    onBatchLost: (fn: () => void) => void;
+  };
 }
 
 /** Most changes that share one joined transaction (see `Store.changeTogether`): bounds the first one's wait. */
@@ -1119,7 +1153,10 @@ export class Store extends StoreTx {
     private readonly engine: StoreEngine = {},
     cache: ReferenceCache = new ReferenceCache(),
   ) {
-    super(kysely, dialect, { cache, read: true }, engine.direct?.outside);
+    // The writer's users, where transactions run on the writer directly (SQLite): see `WriterUsers`.
+    const writerUsers = engine.direct ? new WriterUsers() : undefined;
+    super(kysely, dialect, { cache, read: true }, engine.direct?.outside, undefined, writerUsers);
+    engine.direct?.onBatchLost(() => writerUsers?.clear());
     this.cache = cache;
     this.userReads = new TurnBatch((keys) => this.readUsers(keys));
     this.claims = new TurnBatch((claims) => this.sendClaims(claims));
@@ -1178,8 +1215,10 @@ export class Store extends StoreTx {
       const direct = this.engine.direct;
       const result = direct
         ? await direct.transaction((d) => {
-          tx = new StoreTx(d.db, this.dialect, { cache: this.cache, read: false }, d.run, this.replayKeys);
-          return fn(tx);
+          const t = new StoreTx(d.db, this.dialect, { cache: this.cache, read: false }, d.run, this.replayKeys, this.writerUsers);
+          d.onKept(() => this.keepWriterUsers(t));
+          tx = t;
+          return fn(t);
         })
         : await this.kysely.transaction().execute((trx) => {
           tx = new StoreTx(trx, this.dialect, { cache: this.cache, read: false }, undefined, this.replayKeys);
@@ -1195,6 +1234,17 @@ export class Store extends StoreTx {
         for (const id of tx.touchedUserIds) this.keptUsers.delete(id);
       }
       if (committed && tx !== undefined) for (const r of tx.insertedReplays) this.replayWritten(r.hash, r.seq);
+    }
+  }
+
+  /** A transaction was kept in its batch: the writer has the users it wrote as it wrote them (see `WriterUsers`). */
+  private keepWriterUsers(tx: StoreTx): void {
+    const writer = this.writerUsers;
+    if (writer === undefined) return;
+    for (const id of tx.touchedUserIds) {
+      const u = tx.userStates.get(id);
+      if (u !== undefined) writer.set(id, u);
+      else writer.delete(id);
     }
   }
 

@@ -30,7 +30,7 @@ import { startService, type RunningService, type StartOptions } from '../service
 import { openPostgresStore } from '../store/postgres.js';
 import { openSqliteStore, SQLITE_FILE } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
-import type { AuditRecordRow } from '../store/records.js';
+import type { AuditRecordRow, UserRecord } from '../store/records.js';
 
 export { DEMO, DEMO_IDS } from '../seed/demo.js';
 
@@ -192,6 +192,34 @@ export async function openTestStore(
 }
 
 /** Every audit record of the demo partner in `store`, oldest first (with its position). */
+/**
+ * Store tests' data, written straight to `store`: a partner of `domain`, its customers `customerIds` (delegated
+ * access allowed), and `count` active users of the first customer, in order; returns the users.
+ */
+export async function seedStoreUsers(
+  store: Store,
+  { partnerId, customerIds, domain, count }: { partnerId: string; customerIds: readonly string[]; domain: string; count: number },
+): Promise<UserRecord[]> {
+  await store.insertPartner({ tenantId: partnerId, name: domain.split('.')[0] ?? domain, domain });
+  for (const id of customerIds) {
+    await store.insertCustomer({
+      id, partnerId, commerceId: id, companyName: `Customer ${id.slice(-2)}`, domain: `c${id.slice(-2)}.${domain}`,
+      relationshipToPartner: 'reseller', allowDelegatedAccess: true,
+    });
+  }
+  const customerId = customerIds[0] ?? '';
+  const users: UserRecord[] = Array.from({ length: count }, (_, n) => {
+    const id = randomUUID();
+    return {
+      id, customerId, upn: `user${String(n)}.${id.slice(0, 8)}@${domain}`, displayName: `User ${String(n)}`, firstName: null,
+      lastName: null, usageLocation: 'US', immutableId: null, phoneNumber: null, passwordHash: null, forceChangePassword: false,
+      state: 'active', softDeletionTime: null, userDomainType: 'none', lastDirectorySyncTime: null,
+    };
+  });
+  for (const u of users) await store.insertUser(u);
+  return users;
+}
+
 export function demoAuditRecords(store: Store): Promise<{ record: AuditRecordRow; seq: number }[]> {
   return store.listAudit({ partnerId: DEMO.tenantId, from: '2000-01-01', to: '3000-01-01', afterSeq: undefined, limit: 100_000 });
 }
@@ -259,7 +287,6 @@ export interface StartTestOptions {
   lockout?: StartOptions['lockout'];
 }
 
-/** A temporary directory made before the tests of the suite it is called in and removed after them: its path. */
 /** mulberry32: a small seeded generator of numbers in [0, 1), so a failing random schedule can be replayed. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
@@ -272,6 +299,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** A temporary directory made before the tests of the suite it is called in and removed after them: its path. */
 export function suiteTempDir(prefix: string): () => string {
   let dir: string | undefined;
   before(async () => {

@@ -1,0 +1,50 @@
+import type { UserRecord } from './records.js';
+
+/** Most users the SQLite store keeps as its writer connection has them (see `WriterUsers`): the ones changed often. */
+export const MAX_WRITER_USERS = 1024;
+
+/**
+ * Users as the SQLite store's writer connection has them, by id (lower case): what a transaction would read there,
+ * including the changes of transactions kept in the open batch but not yet committed (sqlite-driver.ts). A change
+ * of a user reads the user first; when it finds the user here, that read is saved.
+ *
+ * Kept true this way (the store's transactions take turns on the writer, so nothing runs between these steps):
+ * - a user is dropped before any write of it is sent (by a transaction or outside one);
+ * - a transaction that read a user it had not written may keep what it read (that is the writer's state);
+ * - once a transaction is kept in its batch, the users it wrote are set to the states it wrote, where it knows
+ *   them, and stay dropped where it does not;
+ * - when a batch is lost (its commit failed, or SQLite rolled it back), everything is dropped: what it held may
+ *   include changes that are now undone.
+ *
+ * The records are frozen and shared: whoever gets one must not change it. The oldest set goes first past `max`.
+ */
+export class WriterUsers {
+  private readonly users = new Map<string, UserRecord>();
+
+  constructor(private readonly max = MAX_WRITER_USERS) {}
+
+  get(id: string): UserRecord | undefined {
+    return this.users.get(id);
+  }
+
+  set(id: string, user: UserRecord): void {
+    this.users.delete(id);
+    if (this.users.size >= this.max) {
+      const oldest = this.users.keys().next();
+      if (oldest.done !== true) this.users.delete(oldest.value);
+    }
+    this.users.set(id, Object.isFrozen(user) ? user : Object.freeze(user));
+  }
+
+  delete(id: string): void {
+    this.users.delete(id);
+  }
+
+  clear(): void {
+    this.users.clear();
+  }
+
+  get size(): number {
+    return this.users.size;
+  }
+}
