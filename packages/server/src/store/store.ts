@@ -9,7 +9,7 @@ import { isUniqueViolation } from './errors.js';
 import { ReferenceCache } from './reference-cache.js';
 import { MAX_REPLAY_SEQ, ReplayKeys, replayKeyHash } from './replay-keys.js';
 import type { SqlRunner } from './sqlite-driver.js';
-import { WriterUsers } from './writer-users.js';
+import { KeptUsers } from './kept-users.js';
 import { StaticMigrations, type Dialect } from './migrations.js';
 import type {
   ApplicationRecord,
@@ -276,13 +276,13 @@ export class StoreTx {
     private readonly direct?: SqlRunner,
     /** Where replay records are found by key, on a store one process owns (see `Store.openReplayRecords`). */
     protected replayKeys?: ReplayKeys,
-    /** The users as SQLite's writer connection has them (see `WriterUsers`); none on PostgreSQL. */
-    protected readonly writerUsers?: WriterUsers,
+    /** The users as SQLite's writer connection has them (see `KeptUsers`); none on PostgreSQL. */
+    protected readonly writerUsers?: KeptUsers,
   ) {
     this.executor = db;
   }
 
-  /** The states this transaction wrote its users in, where it knows them (by id, lower case; see `WriterUsers`). */
+  /** The states this transaction wrote its users in, where it knows them (by id, lower case; see `KeptUsers`). */
   readonly userStates = new Map<string, UserRecord>();
 
   /** Replay records this executor inserted, found by key in memory once they have committed (see `replayWritten`). */
@@ -628,7 +628,7 @@ export class StoreTx {
       return inserted;
     });
   }
-  /** The user is now as `u` says, in this transaction (kept by `WriterUsers` once the transaction is). */
+  /** The user is now as `u` says, in this transaction (the writer's users take it once the transaction is kept; see `KeptUsers`). */
   private wroteUser(u: UserRecord): void {
     if (this.writerUsers !== undefined) this.userStates.set(u.id.toLowerCase(), u);
   }
@@ -1145,7 +1145,7 @@ export class Store extends StoreTx {
    * Users read outside transactions, by id (lower case), on a store one process owns: every change of a user in
    * this process drops it once committed, so what is kept is what is committed. The oldest kept goes first.
    */
-  private readonly keptUsers = new Map<string, UserRecord>();
+  private readonly keptUsers: KeptUsers;
 
   constructor(
     private readonly kysely: Kysely<Database>,
@@ -1153,11 +1153,12 @@ export class Store extends StoreTx {
     private readonly engine: StoreEngine = {},
     cache: ReferenceCache = new ReferenceCache(),
   ) {
-    // The writer's users, where transactions run on the writer directly (SQLite): see `WriterUsers`.
-    const writerUsers = engine.direct ? new WriterUsers() : undefined;
+    // The writer's users, where transactions run on the writer directly (SQLite): see `KeptUsers`.
+    const writerUsers = engine.direct ? new KeptUsers() : undefined;
     super(kysely, dialect, { cache, read: true }, engine.direct?.outside, undefined, writerUsers);
     engine.direct?.onBatchLost(() => writerUsers?.clear());
     this.cache = cache;
+    this.keptUsers = new KeptUsers(engine.maxKeptUsers ?? MAX_KEPT_USERS);
     this.userReads = new TurnBatch((keys) => this.readUsers(keys));
     this.claims = new TurnBatch((claims) => this.sendClaims(claims));
   }
@@ -1198,13 +1199,8 @@ export class Store extends StoreTx {
     const version = this.users;
     const user = await super.getUser(customerId, userId);
     if (user === undefined || version !== this.users) return user;
-    if (this.keptUsers.size >= (this.engine.maxKeptUsers ?? MAX_KEPT_USERS)) {
-      const oldest = this.keptUsers.keys().next();
-      if (oldest.done !== true) this.keptUsers.delete(oldest.value);
-    }
-    const frozen = Object.freeze(user);
-    this.keptUsers.set(id, frozen);
-    return frozen;
+    this.keptUsers.set(id, user);
+    return user;
   }
 
   /** Runs `fn` in one transaction: everything it writes commits together or not at all. */
@@ -1237,7 +1233,7 @@ export class Store extends StoreTx {
     }
   }
 
-  /** A transaction was kept in its batch: the writer has the users it wrote as it wrote them (see `WriterUsers`). */
+  /** A transaction was kept in its batch: the writer has the users it wrote as it wrote them (see `KeptUsers`). */
   private keepWriterUsers(tx: StoreTx): void {
     const writer = this.writerUsers;
     if (writer === undefined) return;

@@ -1,5 +1,5 @@
 /**
- * The users as SQLite's writer connection has them (`WriterUsers`): a change of a user finds it there instead of
+ * The users as SQLite's writer connection has them (`KeptUsers`, `Store.transaction`): a change of a user finds it there instead of
  * reading it, and what it finds is always what a read on the writer would give: after changes kept, undone, purged
  * outside a transaction, or lost with their batch.
  */

@@ -1,12 +1,16 @@
 import type { UserRecord } from './records.js';
 
-/** Most users the SQLite store keeps as its writer connection has them (see `WriterUsers`): the ones changed often. */
+/** Most of the writer's users the SQLite store keeps (see `KeptUsers`): the ones changed often. */
 export const MAX_WRITER_USERS = 1024;
 
 /**
- * Users as the SQLite store's writer connection has them, by id (lower case): what a transaction would read there,
- * including the changes of transactions kept in the open batch but not yet committed (sqlite-driver.ts). A change
- * of a user reads the user first; when it finds the user here, that read is saved.
+ * Users kept by id (lower case), frozen and shared (whoever gets one must not change it); past `max`, the oldest set
+ * goes first. The SQLite store keeps two such sets: users read outside transactions, as committed (`Store.getUser`),
+ * and the writer's users, below.
+ *
+ * The writer's users are the users as the SQLite store's writer connection has them: what a transaction would read
+ * there, including the changes of transactions kept in the open batch but not yet committed (sqlite-driver.ts). A
+ * change of a user reads the user first; when it finds the user here, that read is saved.
  *
  * Kept true this way (the store's transactions take turns on the writer, so nothing runs between these steps):
  * - a user is dropped before any write of it is sent (by a transaction or outside one);
@@ -15,10 +19,8 @@ export const MAX_WRITER_USERS = 1024;
  *   them, and stay dropped where it does not;
  * - when a batch is lost (its commit failed, or SQLite rolled it back), everything is dropped: what it held may
  *   include changes that are now undone.
- *
- * The records are frozen and shared: whoever gets one must not change it. The oldest set goes first past `max`.
  */
-export class WriterUsers {
+export class KeptUsers {
   private readonly users = new Map<string, UserRecord>();
 
   constructor(private readonly max = MAX_WRITER_USERS) {}
