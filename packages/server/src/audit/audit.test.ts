@@ -124,6 +124,32 @@ describe('audit records of customer user changes', () => {
     assert.deepEqual(newValue.Attributes, { ObjectType: 'CustomerUser' });
   });
 
+  test('changes of one user in a row: each record\'s old value is the record before\'s new value, and each new value is the change made', async () => {
+    const u = await freshUser(ctx);
+    const names = ['Chain One', 'Chain Two', 'Chain Three', 'Chain Four'];
+    for (const [i, displayName] of names.entries()) {
+      // The last change also renames: two records from one change, both with the same old and new values.
+      const body = i === names.length - 1 ? { displayName, userPrincipalName: `chain.${randomUUID().slice(0, 8)}@fabrikam.example` } : { displayName };
+      const res = await api(ctx, 'PATCH', `/v1/customers/${CID}/users/${u.id}`, { body });
+      assert.equal(res.status, 200, res.text);
+    }
+    const records = (await recordsFor(ctx, u.id)).sort((a, b) => a.operationDate.localeCompare(b.operationDate) || a.operationType.localeCompare(b.operationType));
+    assert.equal(records.length, names.length + 1);
+    const shown = records.map((r) => ({
+      old: (JSON.parse(r.resourceOldValue ?? '{}') as { DisplayName?: string }).DisplayName,
+      new: (JSON.parse(r.resourceNewValue ?? '{}') as { DisplayName?: string }).DisplayName,
+    }));
+    assert.deepEqual(shown, [
+      { old: u.displayName, new: 'Chain One' },
+      { old: 'Chain One', new: 'Chain Two' },
+      { old: 'Chain Two', new: 'Chain Three' },
+      { old: 'Chain Three', new: 'Chain Four' },
+      { old: 'Chain Three', new: 'Chain Four' },
+    ]);
+    for (let i = 1; i < names.length; i++) assert.equal(records[i]?.resourceOldValue, records[i - 1]?.resourceNewValue);
+    assert.equal(records[names.length]?.resourceNewValue, records[names.length - 1]?.resourceNewValue);
+  });
+
   test('the id of a record ends with the .NET ticks of its operationDate; without MS-CorrelationId the generated one is recorded', async () => {
     const u = await freshUser(ctx);
     const res = await api(ctx, 'PATCH', `/v1/customers/${CID}/users/${u.id}`, { body: { displayName: 'Ticks Check', userPrincipalName: `ticks.${randomUUID().slice(0, 8)}@fabrikam.example` } });
