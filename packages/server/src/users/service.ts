@@ -326,8 +326,7 @@ export class UserService {
           after.displayName !== before.displayName || after.firstName !== before.firstName || after.lastName !== before.lastName ||
           after.usageLocation !== before.usageLocation || after.immutableId !== before.immutableId || after.phoneNumber !== before.phoneNumber;
         const passwordChanged = passwordHash !== undefined || after.forceChangePassword !== before.forceChangePassword;
-        // Frozen: the store may keep it as it is (and its audit value is then rendered once, users/wire.ts).
-        return { after: Object.freeze(after), restoring, renaming, basicChanged, passwordChanged };
+        return { after, restoring, renaming, basicChanged, passwordChanged };
       };
       // The user is read under its row lock where the engine has them (PostgreSQL: SELECT … FOR UPDATE; SQLite's
       // transactions run one at a time), so concurrent changes of a user apply one after the other, each planned

@@ -23,20 +23,8 @@ export function toWireUser(u: UserRecord): CustomerUser {
   return out as CustomerUser;
 }
 
-/** The audit values of frozen records (which cannot change), by record. */
-const auditValues = new WeakMap<UserRecord, string>();
-
-/**
- * The PascalCase form Partner Center embeds in audit records' old and new values. Never holds a password. A frozen
- * record's value is rendered once: the store keeps the users it wrote, frozen, so one change's new value is the
- * next change's old value, from the same record.
- */
+/** The PascalCase form Partner Center embeds in audit records' old and new values. Never holds a password. */
 export function toAuditValue(u: UserRecord): string {
-  const frozen = Object.isFrozen(u);
-  if (frozen) {
-    const known = auditValues.get(u);
-    if (known !== undefined) return known;
-  }
   const v: Record<string, unknown> = {};
   if (u.usageLocation !== null) v.UsageLocation = u.usageLocation;
   v.Id = u.id;
@@ -51,7 +39,5 @@ export function toAuditValue(u: UserRecord): string {
   if (u.state === 'inactive' && u.softDeletionTime !== null) v.SoftDeletionTime = u.softDeletionTime;
   v.Links = { Self: { Uri: userPath(u.customerId, u.id), Method: 'GET', Body: null, Headers: [] } };
   v.Attributes = { ObjectType: ObjectTypes.customerUser };
-  const text = JSON.stringify(v);
-  if (frozen) auditValues.set(u, text);
-  return text;
+  return JSON.stringify(v);
 }
