@@ -9,7 +9,6 @@
 //
 //   node bench/sqlite-writes.mjs [--rounds 3] [--grow 2400] [--batches 1000]
 //   npm run sqlite-writes --prefix bench
-import { randomUUID } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { demo, prepareSqliteDataset, SQLITE_FILE } from './lib/partnerkit.mjs';
 import { median } from './lib/report.mjs';
+import { asWriter, patchStatements } from './lib/sqlite-patch.mjs';
 
 const { values: opts } = parseArgs({
   options: { rounds: { type: 'string', default: '3' }, grow: { type: 'string', default: '2400' }, batches: { type: 'string', default: '1000' } },
@@ -50,41 +50,17 @@ function once(name) {
   copyFileSync(join(source, SQLITE_FILE), file);
   const db = new Database(file);
   try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    db.pragma('wal_autocheckpoint = 0'); // checkpoints run between timed batches, as the server's worker runs them apart
+    asWriter(db); // checkpoints run between timed batches, as the server's worker runs them apart
     if (VARIANTS[name]) db.exec(VARIANTS[name]);
     const user = db.prepare('select * from users where customer_id = ? order by seq limit 1').get(d.customerId);
-    const select = db.prepare('select * from users where id = ?');
-    const update = db.prepare('update users set usage_location = ? where id = ?');
-    const audit = db.prepare(`insert into audit_records (id, partner_id, customer_id, customer_name, caller_upn, application_id, resource_type,
-      old_value, new_value, operation_type, correlation_id, operation_date, operation_status, customized_data) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
-    // The server inserts a new id's record (it finds a key's record in memory: store/replay-keys.ts).
-    const replay = db.prepare(`insert into idempotency (partner_id, request_id, fingerprint, status, headers, body, created_at, claim_id)
-      values (?,?,?,?,?,?,?,?)`);
-    const savepoint = db.prepare('savepoint pk_tx');
-    const release = db.prepare('release pk_tx');
-    const partner = d.tenantId;
     // Sizes as the server writes them for the seed PATCH: audit values about 430 characters, the answer about 410.
     const value = JSON.stringify({ ...user, password_hash: undefined, links: { self: { uri: `/customers/${user.customer_id}/users/${user.id}`, method: 'GET', headers: [] } } });
-    const headers = JSON.stringify({ 'content-type': 'application/json; charset=utf-8' });
+    const patch = patchStatements(db, { partnerId: d.tenantId, customerId: user.customer_id, value });
     const countries = ['US', 'GB', 'DE', 'FR'];
     let n = 0;
-    let ticks = 639_320_000_000_000_000n;
     const batch = () => {
       db.exec('BEGIN IMMEDIATE');
-      for (let i = 0; i < BATCH; i++, n++) {
-        savepoint.run();
-        select.all(user.id);
-        update.run(countries[n % countries.length], user.id);
-        ticks += 1n;
-        audit.run(`${partner}_${user.customer_id}_${user.id}_updatecustomeruser_${String(ticks)}`, partner, user.customer_id, 'Fabrikam',
-          'agent@example', randomUUID(), 'customerUser', value, value, 'updateCustomerUser', randomUUID(), new Date().toISOString(), 'succeeded',
-          '[{"key":"UsageLocation","value":"US"}]');
-        replay.run(partner, randomUUID(), 'f'.repeat(43), 200, headers, value, Date.now(), randomUUID());
-        release.run();
-      }
+      for (let i = 0; i < BATCH; i++, n++) patch(user.id, countries[n % countries.length]);
       db.exec('COMMIT');
     };
     for (let i = 0; i < grow; i++) {
