@@ -142,7 +142,7 @@ function rowNotes(r) {
   if (errs.length) n.push(`socket errors: ${errs.join(', ')}`);
   if (r.non2xx) n.push(`${r.non2xx} answers ≥ 400`);
   if (r.walMaxBytes !== undefined) n.push(`WAL max ${num(mib(r.walMaxBytes), 1)} MiB, after ${num(mib(r.walAfterBytes), 1)} MiB`);
-  if (r.walMaxBytes > 64 * MiB) n.push('**the WAL grew past 64 MiB: automatic checkpoints are not keeping up (an unfinished statement?)**');
+  if (r.walMaxBytes > 256 * MiB) n.push('**the WAL grew past 256 MiB: automatic checkpoints are not keeping up (an unfinished statement?)**');
   return n.join('; ');
 }
 
