@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // What a random user's PATCH costs SQLite at 10 k users and at 1 M: better-sqlite3 alone (no server, no HTTP), on
 // copies of the benchmark's data sets, each PATCH of a random bulk user, in batches of the size the server's group
-// commit makes at 50 connections (42), with a PASSIVE checkpoint every 50 batches (the server's checkpoint thread
-// runs one every 100 ms, about as often at this pace). It splits the time by step: the user's read, its update,
+// commit makes at 50 connections (42), with a PASSIVE checkpoint every 50 batches, 2,100 PATCHes (the server's
+// checkpoint thread runs one every 100 ms, every 500–700 PATCHes at its pace: on the small store fewer of the pages
+// a checkpoint copies repeat there than here). It splits the time by step: the user's read, its update,
 // the audit record, the replay record, the batch's COMMIT and the checkpoint, each in µs per PATCH, and gives
 // the checkpoint's CPU time apart from its wall time (most of the rest of a checkpoint is waiting for the disk).
 // Rounds interleave the two sizes (the host's speed moves). Bounded by count; stops by itself.
