@@ -10,14 +10,13 @@
 //
 //   node bench/sqlite-scale.mjs [--rounds 3] [--batches 1500] [--cache-kib 2000] [--mmap-mib 0]
 //   npm run sqlite-scale --prefix bench
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
 import { demo, prepareSqliteDataset, ROOT, SQLITE_FILE } from './lib/partnerkit.mjs';
 import { median } from './lib/report.mjs';
-import { asWriter, newSteps, patchStatements } from './lib/sqlite-patch.mjs';
+import { interleavedRounds, newSteps, openWriterCopy, patchStatements } from './lib/sqlite-patch.mjs';
 import { bulkId } from './lib/users.mjs';
 
 const { values: opts } = parseArgs({
@@ -55,12 +54,8 @@ for (const users of SIZES) {
 const us = (ns) => Number(ns) / (batches * BATCH) / 1000;
 
 function once(users) {
-  const file = join(work, `run-${String(users)}.sqlite`);
-  for (const s of ['', '-wal', '-shm']) rmSync(file + s, { force: true });
-  copyFileSync(sources[users], file);
-  const db = new Database(file);
+  const db = openWriterCopy(sources[users], join(work, `run-${String(users)}.sqlite`));
   try {
-    asWriter(db);
     db.pragma(`cache_size = -${String(cacheKiB)}`);
     db.pragma(`mmap_size = ${String(mmapMiB * 2 ** 20)}`);
     const patch = patchStatements(db, { partnerId: d.tenantId, customerId: d.customerId, value: 'v'.repeat(430) });
@@ -100,16 +95,9 @@ function once(users) {
 }
 
 const COLUMNS = ['read', 'update', 'audit', 'replay', 'commit', 'checkpoint', 'total', 'checkpointCpu'];
-const results = SIZES.map(() => []);
-for (let r = 0; r < rounds; r++) {
-  // Each round starts with the other size, so neither is always first while the host warms up.
-  for (let k = 0; k < SIZES.length; k++) {
-    const i = (k + r) % SIZES.length;
-    const m = once(SIZES[i]);
-    results[i].push(m);
-    console.log(`round ${String(r + 1)}, ${SIZES[i].toLocaleString('en-US')} users: ${COLUMNS.map((c) => `${c} ${m[c].toFixed(1)}`).join(', ')} µs`);
-  }
-}
+const results = interleavedRounds(SIZES.length, rounds, (i) => once(SIZES[i]), (r, round) => {
+  round.forEach((m, i) => console.log(`round ${String(r + 1)}, ${SIZES[i].toLocaleString('en-US')} users: ${COLUMNS.map((c) => `${c} ${m[c].toFixed(1)}`).join(', ')} µs`));
+});
 console.log(`\nµs of SQLite per PATCH of a random user (batches of ${String(BATCH)}, ${String(batches * BATCH)} PATCHes timed after ${String(WARM_BATCHES * BATCH)}; page cache ${String(cacheKiB)} KiB, mmap ${String(mmapMiB)} MiB; medians of ${String(rounds)} rounds):\n`);
 console.log(`| users | ${COLUMNS.map((c) => (c === 'checkpointCpu' ? 'checkpoint (CPU)' : c)).join(' | ')} |`);
 console.log(`|---:|${COLUMNS.map(() => '---:').join('|')}|`);

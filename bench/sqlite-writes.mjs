@@ -9,14 +9,13 @@
 //
 //   node bench/sqlite-writes.mjs [--rounds 3] [--grow 2400] [--batches 1000]
 //   npm run sqlite-writes --prefix bench
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
 import { demo, prepareSqliteDataset, SQLITE_FILE } from './lib/partnerkit.mjs';
 import { median } from './lib/report.mjs';
-import { asWriter, patchStatements } from './lib/sqlite-patch.mjs';
+import { interleavedRounds, openWriterCopy, patchStatements } from './lib/sqlite-patch.mjs';
 
 const { values: opts } = parseArgs({
   options: { rounds: { type: 'string', default: '3' }, grow: { type: 'string', default: '2400' }, batches: { type: 'string', default: '1000' } },
@@ -45,12 +44,9 @@ await prepareSqliteDataset({ dir: source, users: 0, cacheRoot: join(work, 'cache
 const d = await demo();
 
 function once(name) {
-  const file = join(work, `${name.replace(/\W+/g, '-')}.sqlite`);
-  for (const s of ['', '-wal', '-shm']) rmSync(file + s, { force: true });
-  copyFileSync(join(source, SQLITE_FILE), file);
-  const db = new Database(file);
+  // Checkpoints run between timed batches, as the server's worker runs them apart.
+  const db = openWriterCopy(join(source, SQLITE_FILE), join(work, `${name.replace(/\W+/g, '-')}.sqlite`));
   try {
-    asWriter(db); // checkpoints run between timed batches, as the server's worker runs them apart
     if (VARIANTS[name]) db.exec(VARIANTS[name]);
     const user = db.prepare('select * from users where customer_id = ? order by seq limit 1').get(d.customerId);
     // Sizes as the server writes them for the seed PATCH: audit values about 430 characters, the answer about 410.
@@ -82,21 +78,11 @@ function once(name) {
 }
 
 const names = Object.keys(VARIANTS);
-const perRound = names.map(() => []);
 const ratios = names.map(() => []);
-for (let r = 0; r < rounds; r++) {
-  // Each round starts with another variant, so none is always first (or last) while the host warms up.
-  const us = new Array(names.length);
-  for (let k = 0; k < names.length; k++) {
-    const i = (k + r) % names.length;
-    us[i] = once(names[i]);
-  }
-  names.forEach((name, i) => {
-    perRound[i].push(us[i]);
-    ratios[i].push(us[i] / us[0]);
-  });
+const perRound = interleavedRounds(names.length, rounds, (i) => once(names[i]), (r, us) => {
+  names.forEach((name, i) => ratios[i].push(us[i] / us[0]));
   console.log(`round ${String(r + 1)}: ${names.map((name, i) => `${name} ${us[i].toFixed(1)} µs`).join(', ')}`);
-}
+});
 console.log(`\nµs of SQLite per PATCH (batches of ${String(BATCH)}; ${String(grow * BATCH)} records grown first, then ${String(batches * BATCH)} timed):\n`);
 console.log('| schema | µs per PATCH (median) | × as built (median of rounds) |');
 console.log('|---|---:|---:|');

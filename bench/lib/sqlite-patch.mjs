@@ -2,13 +2,41 @@
 // sqlite-driver.ts): a savepoint, the user's read and its one-column update, the audit record, the replay record,
 // the release. For the SQLite-only benchmarks (sqlite-writes.mjs, sqlite-scale.mjs); no server, no HTTP.
 import { randomUUID } from 'node:crypto';
+import { copyFileSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 
-/** Sets `db` up as the server's writer, except that checkpoints are left to the caller (the server runs them apart). */
-export function asWriter(db) {
+/**
+ * A fresh copy of the database file `source` at `file` (any WAL of an earlier copy removed), opened as the server's
+ * writer, except that checkpoints are left to the caller (the server runs them apart).
+ */
+export function openWriterCopy(source, file) {
+  for (const s of ['', '-wal', '-shm']) rmSync(file + s, { force: true });
+  copyFileSync(source, file);
+  const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('wal_autocheckpoint = 0');
+  return db;
+}
+
+/**
+ * Runs `measure(i)` for each of `count` variants in each of `rounds` rounds, each round starting with the next
+ * variant, so none is always first (or last) while the host's speed moves. Returns each variant's results in round
+ * order; `onRound(r, results of that round by variant)` sees each round as it ends.
+ */
+export function interleavedRounds(count, rounds, measure, onRound = () => undefined) {
+  const all = Array.from({ length: count }, () => []);
+  for (let r = 0; r < rounds; r++) {
+    const round = new Array(count);
+    for (let k = 0; k < count; k++) {
+      const i = (k + r) % count;
+      round[i] = measure(i);
+      all[i].push(round[i]);
+    }
+    onRound(r, round);
+  }
+  return all;
 }
 
 /** Nanoseconds spent in each step of the PATCHes run with it (see `patchStatements`). */

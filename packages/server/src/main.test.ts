@@ -149,8 +149,9 @@ describe('a running server', () => {
     const patched = await api(p.baseUrl, token, 'PATCH', `${usersPath}/${DEMO.userId}`, { displayName: name });
     assert.equal(patched.status, 200);
     // The database file alone (a copy, without the WAL) holds the change once a checkpoint has copied it: the
-    // worker's run within 100 ms of the commit. The writer's own waits for 4,096 frames, which the demo data set
-    // and one PATCH are far from. (A copy taken while a checkpoint writes may be torn: it is taken again.)
+    // worker's run within 100 ms of the commit. The writer's own waits for the WAL's restart size (RESTART_FRAMES,
+    // 16,384 frames), which the demo data set and one PATCH are far from. (A copy taken while a checkpoint writes
+    // may be torn: it is taken again.)
     const copy = join(await tempDir(), 'copy.sqlite');
     let found: unknown;
     for (let waited = 0; waited < 10_000 && found !== name; waited += 100) {
