@@ -556,7 +556,7 @@ async function interleave(parts, workload, warmupSeconds = PLAN.warmupSeconds) {
   for (let i = 0; i < PLAN.runs; i++) {
     const round = {};
     for (const p of parts) {
-      const smp = sampler(p.running.handle.pid, p.running.walFile, false);
+      const smp = sampler(p.running.handle.pid, p.running.walFile, p.target.usesPostgres === true);
       const r = await wrkFor(p, PLAN.seconds);
       const m = smp.stop();
       round[p.target.name] = { rps: r.rps, reqPerCpuSecond: m.targetCpuSeconds > 0 ? r.requests / m.targetCpuSeconds : undefined, p99Ms: r.latency.p99, non2xx: r.non2xx };
@@ -576,15 +576,20 @@ async function scalePairs(small, large, workload) {
 }
 
 /**
- * The ratio goals (the seed PATCH against the ceiling, WireMock and Prism; GET against the ceiling), measured in
- * interleaved rounds with the small SQLite store while it runs: the ceiling and the peers are started again for
- * them, each warmed up for as long as a measured run (WireMock's JIT is still speeding up after a short warm-up).
- * Their rows were measured minutes earlier, and on this host the ceiling alone measured 26,000–68,000 req/s on one
- * day.
+ * The ratio goals, measured in interleaved rounds with a PartnerKit target while it runs: the seed PATCH and GET on
+ * the small SQLite store against the ceiling, WireMock and Prism (`SQLITE_ROUNDS`), and the seed PATCH on the
+ * small PostgreSQL store against the bare pg baseline (`PG_ROUNDS`). The other targets are started again for them,
+ * each warmed up for as long as a measured run (WireMock's JIT is still speeding up after a short warm-up). Their
+ * rows were measured minutes earlier, and on this host the ceiling alone measured 26,000–68,000 req/s on one day;
+ * the pg baseline's seed PATCH 1,909 and 3,547 req/s in two full runs a day apart.
  */
-async function goalRounds(pk) {
-  const wanted = ['node-http', 'wiremock', 'prism'].map((n) => selected.find((t) => t.name === n)).filter((t) => t !== undefined);
-  if (!wanted.some((t) => t.name === 'node-http')) return [];
+const SQLITE_ROUNDS = [['patch', ['node-http', 'wiremock', 'prism']], ['get', ['node-http']]];
+const PG_ROUNDS = [['patch', ['pg-baseline']]];
+
+async function goalRounds(pk, plan) {
+  const names = [...new Set(plan.flatMap(([, n]) => n))];
+  const wanted = names.map((n) => selected.find((t) => t.name === n)).filter((t) => t !== undefined);
+  if (wanted.length === 0) return [];
   const peers = [];
   const out = [];
   try {
@@ -595,8 +600,8 @@ async function goalRounds(pk) {
         log(`  ${target.name} did not start for the rounds: ${err.message.split('\n')[0]}`);
       }
     }
-    for (const [workload, names] of [['patch', ['node-http', 'wiremock', 'prism']], ['get', ['node-http']]]) {
-      const parts = [...peers.filter((p) => names.includes(p.target.name)), pk];
+    for (const [workload, others] of plan) {
+      const parts = [...peers.filter((p) => others.includes(p.target.name)), pk];
       if (parts.length < 2 || overBudget()) continue;
       log(`  interleaved rounds, ${workload}: ${parts.map((p) => p.target.name).join(', ')}, ${PLAN.runs} rounds`);
       const r = await interleave(parts, workload, PLAN.seconds);
@@ -616,6 +621,7 @@ const fmtRow = (r) => Number.isFinite(r.rps)
 log(`PartnerKit benchmark: ${results.mode} plan, ${selected.length} target(s); servers on core ${PLAN.serverCore}, wrk on core ${PLAN.loadgenCore}`);
 const smallSqlite = `pk-sqlite-${PLAN.smallLabel}`;
 const largeSqlite = `pk-sqlite-${PLAN.largeLabel}`;
+const smallPg = `pk-pg-${PLAN.smallLabel}`;
 /** The small SQLite target, kept running for the pairs with the large one (see `scalePairs`). */
 let keptSmall;
 const pairsWanted = selected.some((t) => t.name === smallSqlite) && selected.some((t) => t.name === largeSqlite);
@@ -662,7 +668,8 @@ for (const target of selected) {
       log(fmtRow(row));
     }
     info.hwmBytes = memoryOf(running.handle.pid).hwm;
-    if (target.name === smallSqlite && !overBudget()) results.goalRounds = await goalRounds({ target, running });
+    if (target.name === smallSqlite && !overBudget()) results.goalRounds.push(...await goalRounds({ target, running }, SQLITE_ROUNDS));
+    if (target.name === smallPg && !overBudget()) results.goalRounds.push(...await goalRounds({ target, running }, PG_ROUNDS));
     for (const w of ['patch', 'patch-random']) {
       if (target.name !== largeSqlite || !keptSmall || overBudget()) break;
       log(`  interleaved with ${smallSqlite}: ${w === 'patch' ? 'seed PATCH' : 'PATCH of a random user'}, ${PLAN.runs} pairs`);

@@ -277,11 +277,12 @@ export function foreignCpuSeconds(before, after, ours) {
  */
 export function cpuSecondsOf(before, after, which, field = 'ticks') {
   let ticks = 0;
-  const seen = new Set([...before.keys(), ...after.keys()]);
-  for (const pid of seen) {
-    const info = after.get(pid) ?? before.get(pid);
+  // A process that ended between the snapshots is left out: what it used since the first is unknown, and counting
+  // it as 0 would subtract all it had used before (an idle pool's PostgreSQL backend closing during another
+  // target's run once took a run's CPU below zero). One that started meanwhile counts whole.
+  for (const [pid, info] of after) {
     if (!which(pid, info)) continue;
-    ticks += (after.get(pid)?.[field] ?? 0) - (before.get(pid)?.[field] ?? 0);
+    ticks += info[field] - (before.get(pid)?.[field] ?? 0);
   }
   return Math.max(0, ticks) / ticksPerSecond();
 }
