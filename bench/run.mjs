@@ -160,6 +160,7 @@ const results = {
     'Every PATCH carries a fresh MS-RequestId (built per request in wrk\'s Lua), so PartnerKit stores a replay record per request, as it would for real clients.',
     'RSS is the largest VmRSS sampled every 250 ms during the measured runs (process and direct children); the targets table adds VmHWM, the peak since start.',
     'The seed PATCH and the PATCH of a random user at the large SQLite store are compared with the small one in interleaved pairs (both servers up, one run on each in turn, after both targets\' rows), since the host\'s speed drifts more within minutes than the two differ; the rows themselves are measured minutes apart.',
+    'The ratio goals (the seed PATCH on SQLite against the ceiling, WireMock and Prism; GET against the ceiling; the seed PATCH on PostgreSQL against the bare pg baseline) are judged on interleaved rounds run after the PartnerKit target\'s rows, with the other targets started again; the rows\' ratios are shown beside them.',
     'Before each workload the harness waits (bounded) while processes outside the benchmark use more than a quarter of a core; "other load" shows what they used during the measured runs anyway. For PostgreSQL rows, the server\'s auxiliary processes and the backends of the benchmark\'s own databases count as the benchmark\'s.',
   ],
 };
