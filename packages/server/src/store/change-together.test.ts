@@ -12,7 +12,7 @@ import { DEMO, DEMO_IDS, DEMO_SEED } from '../seed/demo.js';
 import { auditRow } from '../audit/records.js';
 import { demoAgentActor, demoAuditRecords, openTestStore, TEST_ENGINE } from '../testing/harness.js';
 import type { CustomerRecord, UserRecord } from './records.js';
-import type { Store, StoreTx } from './store.js';
+import { FIXED_POSTGRES_SQL, type Store, type StoreTx } from './store.js';
 
 const F = DEMO_IDS.fabrikam;
 const KEY = `${F.customerId}\n${F.users.ordinary}`;
@@ -83,6 +83,28 @@ describe(`changes of one user together (${TEST_ENGINE})`, () => {
     assert.equal((await stored())?.displayName, names[names.length - 1]);
     assert.equal(await auditCount(marker), 6);
     if (TEST_ENGINE === 'postgres') assert.equal(locksTaken(from), 1, 'one row lock for all six');
+  });
+
+  test('the writes of changes joined together leave as one statement of one shape, whatever their number (arrays, planned each time, on PostgreSQL); a lone change has no arrays', async () => {
+    const joined = async (n: number): Promise<string[]> => {
+      const marker = randomUUID();
+      const from = sent.length;
+      await Promise.all(Array.from({ length: n }, (_, i) =>
+        store.changeTogether(KEY, change(marker, (u) => ({ ...u, displayName: `${u.displayName}${String(i)}` })))));
+      assert.equal(await auditCount(marker), n);
+      return sent.slice(from).filter((q) => /^with\b/i.test(q));
+    };
+    const one = await joined(1);
+    const three = await joined(3);
+    const five = await joined(5);
+    if (TEST_ENGINE === 'postgres') {
+      assert.equal(three.length, 1, three.join('\n'));
+      assert.deepEqual(five, three, 'the same text for three changes and for five');
+      assert.match(three[0] ?? '', /\bunnest\(/);
+      assert.ok(!FIXED_POSTGRES_SQL.has(three[0] ?? ''), 'not prepared: PostgreSQL plans it for its arrays each time');
+      assert.equal(one.length, 1, one.join('\n'));
+      assert.doesNotMatch(one[0] ?? '', /\bunnest\(/, 'a lone change writes each row in a clause of its own');
+    }
   });
 
   test('a change that fails on its own rule fails alone: its writes are undone, the others commit', async () => {

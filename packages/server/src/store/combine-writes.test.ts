@@ -13,7 +13,7 @@ import { DEMO, DEMO_IDS, DEMO_SEED } from '../seed/demo.js';
 import { auditRow } from '../audit/records.js';
 import { demoAgentActor, demoAuditRecords, openTestStore, TEST_ENGINE } from '../testing/harness.js';
 import type { AuditRecordRow, CustomerRecord, UserRecord } from './records.js';
-import type { Store } from './store.js';
+import { FIXED_POSTGRES_SQL, type Store } from './store.js';
 
 const F = DEMO_IDS.fabrikam;
 
@@ -119,6 +119,72 @@ describe(`combined writes (${TEST_ENGINE})`, () => {
     assert.equal((await store.getUser(F.customerId, user.id))?.displayName, user.displayName);
     assert.equal(await auditCount(marker), 0);
     assert.equal((await store.getIdempotency(key.partnerId, key.requestId))?.status, 0);
+  });
+
+  test('several audit records and replay answers held together: each answer lands on its own claim (one statement of one shape on PostgreSQL, not prepared; one of each is prepared)', async () => {
+    const user = await store.getUser(F.customerId, F.users.ordinary);
+    assert.ok(user);
+    const run = async (n: number): Promise<{ keys: { partnerId: string; requestId: string }[]; marker: string; statement: string | undefined }> => {
+      const marker = randomUUID();
+      const claims = await Promise.all(Array.from({ length: n }, async () => {
+        const claimId = randomUUID();
+        return { claimId, key: await claim(claimId) };
+      }));
+      const from = sent.length;
+      await store.transaction(async (tx) => {
+        await tx.combineWrites(async () => {
+          for (const [i, c] of claims.entries()) {
+            await tx.insertAudit(auditFor(fabrikam, user, marker));
+            await tx.completeIdempotency(c.claimId, answer(c.key, `answer ${String(i)}`), lost);
+          }
+        });
+      });
+      return { keys: claims.map((c) => c.key), marker, statement: sent.slice(from).find((q) => /^with\b/i.test(q)) };
+    };
+    const one = await run(1);
+    const three = await run(3);
+    const five = await run(5);
+    for (const r of [one, three, five]) {
+      assert.equal(await auditCount(r.marker), r.keys.length);
+      for (const [i, key] of r.keys.entries()) {
+        const stored = await store.getIdempotency(key.partnerId, key.requestId);
+        assert.equal(stored?.body, `answer ${String(i)}`);
+        assert.equal(stored.status, 200);
+      }
+    }
+    if (TEST_ENGINE === 'postgres') {
+      assert.ok(three.statement !== undefined && five.statement !== undefined);
+      assert.equal(three.statement, five.statement, 'the same text whatever the number of writes');
+      assert.match(three.statement, /\bunnest\(/);
+      assert.ok(!FIXED_POSTGRES_SQL.has(three.statement), 'not prepared: PostgreSQL plans it for its arrays each time');
+      assert.ok(one.statement !== undefined);
+      assert.doesNotMatch(one.statement, /\bunnest\(/);
+      assert.ok(FIXED_POSTGRES_SQL.has(one.statement), 'one write of each kind: prepared, as before');
+    }
+  });
+
+  test('of several replay answers held together, one whose claim was taken over fails the transaction: none of them and no audit record stays', async () => {
+    const user = await store.getUser(F.customerId, F.users.ordinary);
+    assert.ok(user);
+    const marker = randomUUID();
+    const claims = await Promise.all([0, 1, 2].map(async () => {
+      const claimId = randomUUID();
+      return { claimId, key: await claim(claimId) };
+    }));
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.combineWrites(async () => {
+          for (const [i, c] of claims.entries()) {
+            await tx.insertAudit(auditFor(fabrikam, user, marker));
+            // The middle one holds another claim id than the stored one: its claim was taken over.
+            await tx.completeIdempotency(i === 1 ? randomUUID() : c.claimId, answer(c.key, 'never'), lost);
+          }
+        });
+      }),
+      (err: unknown) => err instanceof PartnerKitError && err.message === 'claim lost',
+    );
+    assert.equal(await auditCount(marker), 0);
+    for (const c of claims) assert.equal((await store.getIdempotency(c.key.partnerId, c.key.requestId))?.status, 0);
   });
 
   test("a UPN another user holds is refused as 60009's error, and nothing of the transaction stays", async () => {
