@@ -70,22 +70,30 @@ describe(`changes of one user together (${TEST_ENGINE})`, () => {
     });
     return u;
   };
-  const locksTaken = (from: number): number => sent.slice(from).filter((q) => /for update$/i.test(q)).length;
+  const locksTaken = (qs: readonly string[]): number => qs.filter((q) => /for update$/i.test(q)).length;
+  /** Reads of the user by the changes: under the lock, or with its row version (no lock, see `OptimisticTx`). */
+  const userReads = (qs: readonly string[]): number => qs.filter((q) => /for update$|row_version/i.test(q)).length;
+  const begins = (qs: readonly string[]): number => qs.filter((q) => /^begin$/i.test(q)).length;
 
   test('changes that arrive together run in turn, each on the result of the one before, and all commit', async () => {
     const marker = randomUUID();
     const from = sent.length;
     const results = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((c) =>
       store.changeTogether(KEY, change(marker, (u) => ({ ...u, displayName: `${u.displayName}${c}` })))));
+    const theirs = sent.slice(from);
     const names = results.map((u) => u.displayName).sort((x, y) => x.length - y.length);
     // Each saw all the changes before it: the names grow by one letter each.
     names.forEach((n, i) => assert.equal(n.length, original.displayName.length + i + 1));
     assert.equal((await stored())?.displayName, names[names.length - 1]);
     assert.equal(await auditCount(marker), 6);
-    if (TEST_ENGINE === 'postgres') assert.equal(locksTaken(from), 1, 'one row lock for all six');
+    if (TEST_ENGINE === 'postgres') {
+      assert.equal(userReads(theirs), 1, 'one read of the user for all six');
+      assert.equal(locksTaken(theirs), 0, 'no other change of the user was under way: no lock, no transaction');
+      assert.equal(begins(theirs), 0);
+    }
   });
 
-  test('the writes of changes joined together leave as one statement of one shape, whatever their number (arrays, planned each time, on PostgreSQL); a lone change has no arrays', async () => {
+  test('the writes of changes joined together leave as one statement of one shape, whatever their number (arrays, planned each time, on PostgreSQL); a lone change has no arrays and is prepared', async () => {
     const joined = async (n: number): Promise<string[]> => {
       const marker = randomUUID();
       const from = sent.length;
@@ -104,8 +112,68 @@ describe(`changes of one user together (${TEST_ENGINE})`, () => {
       assert.ok(!FIXED_POSTGRES_SQL.has(three[0] ?? ''), 'not prepared: PostgreSQL plans it for its arrays each time');
       assert.equal(one.length, 1, one.join('\n'));
       assert.doesNotMatch(one[0] ?? '', /\bunnest\(/, 'a lone change writes each row in a clause of its own');
+      assert.ok(FIXED_POSTGRES_SQL.has(one[0] ?? ''), "a lone change's statement is prepared (its shapes are few)");
     }
   });
+
+  if (TEST_ENGINE === 'postgres') {
+    test('a change whose user another transaction wrote between its read and its write runs again under the lock: no change is lost, nothing of its first attempt stays', async () => {
+      const marker = randomUUID();
+      const runs = { n: 0 };
+      const from = sent.length;
+      const result = await store.changeTogether(KEY, async (tx) => {
+        runs.n++;
+        const before = await tx.getUserForUpdate(F.customerId, F.users.ordinary);
+        assert.ok(before);
+        if (runs.n === 1) {
+          // Another instance, say, changes the user after this change read it (without the lock).
+          await store.transaction(async (t) => {
+            const u = await t.getUserForUpdate(F.customerId, F.users.ordinary);
+            assert.ok(u);
+            await t.updateUser({ ...u, displayName: 'Meanwhile' }, u);
+          });
+        }
+        const after = { ...before, displayName: `${before.displayName} later` };
+        await tx.combineWrites(async () => {
+          await tx.updateUser(after, before);
+          await tx.insertAudit(auditRow(demoAgentActor(marker), fabrikam, {
+            operationType: 'update_customer_user', resourceType: 'customer_user', resourceId: before.id, oldValue: null, newValue: null, customizedData: [],
+          }, Date.now()));
+        });
+        return after;
+      });
+      assert.equal(runs.n, 2, 'the first attempt, without the lock, found the user changed');
+      assert.equal(result.displayName, 'Meanwhile later');
+      assert.equal((await stored())?.displayName, 'Meanwhile later');
+      assert.equal(await auditCount(marker), 1);
+      const theirs = sent.slice(from);
+      assert.equal(theirs.filter((q) => /row_version/.test(q)).length, 1, 'read once without the lock');
+    });
+
+    // Replay claims in the database are a store's that several processes share (on SQLite they are kept in memory).
+    test('a change whose replay claim was lost fails, and nothing of it stays: not the user, not its audit record', async () => {
+      const marker = randomUUID();
+      const requestId = randomUUID();
+      assert.equal(await store.claimIdempotency({ partnerId: DEMO.tenantId, requestId, fingerprint: 'f', claimId: randomUUID(), createdAt: Date.now() }), true);
+      const lostClaim = (): Error => new PartnerKitError('unavailable', 'claim lost');
+      const outcome = await Promise.allSettled([store.changeTogether(KEY, async (tx) => {
+        const before = await tx.getUserForUpdate(F.customerId, F.users.ordinary);
+        assert.ok(before);
+        await tx.combineWrites(async () => {
+          await tx.updateUser({ ...before, displayName: 'Never Stored' }, before);
+          await tx.insertAudit(auditRow(demoAgentActor(marker), fabrikam, {
+            operationType: 'update_customer_user', resourceType: 'customer_user', resourceId: before.id, oldValue: null, newValue: null, customizedData: [],
+          }, Date.now()));
+          // Another claim id than the one stored: the claim was taken over meanwhile.
+          await tx.completeIdempotency(randomUUID(), { partnerId: DEMO.tenantId, requestId, status: 200, headers: {}, body: 'never', createdAt: Date.now() }, lostClaim);
+        });
+      })]);
+      assert.ok(outcome[0].status === 'rejected' && outcome[0].reason instanceof PartnerKitError);
+      assert.equal(outcome[0].reason.message, 'claim lost');
+      assert.equal((await stored())?.displayName, original.displayName);
+      assert.equal(await auditCount(marker), 0);
+    });
+  }
 
   test('a change that fails on its own rule fails alone: its writes are undone, the others commit', async () => {
     const marker = randomUUID();

@@ -136,6 +136,8 @@ const SQL = {
   ),
   user: new FixedSql('select * from users where id = ? and customer_id = ?'),
   userForUpdate: new FixedSql('select * from users where id = ? and customer_id = ? for update'),
+  /** PostgreSQL: the user and its row version (`xmin`: the transaction that wrote this version of the row). */
+  userWithVersion: new FixedSql('select *, xmin::text as row_version from users where id = ? and customer_id = ?'),
   /** Users by id, several at once (PostgreSQL: `?` is an array of lower-case ids). */
   usersByIds: new FixedSql('select * from users where id = any(?::text[])'),
   insertAudit: new FixedSql(`insert into audit_records (${AUDIT_COLUMNS.join(', ')}) values (${placeholders(AUDIT_COLUMNS.length)})`, {
@@ -204,12 +206,14 @@ type UserWriteColumn = (typeof USER_WRITE_COLUMNS)[number];
  * one-column PATCH, measured on a copy of the demo store).
  */
 const updateUserSql = new Map<number, FixedSql>();
-function updateUserStatement(mask: number): FixedSql {
-  let q = updateUserSql.get(mask);
+function updateUserStatement(mask: number, versioned: boolean): FixedSql {
+  const key = versioned ? -mask : mask;
+  let q = updateUserSql.get(key);
   if (q === undefined) {
     const set = USER_WRITE_COLUMNS.filter((_, i) => (mask & (1 << i)) !== 0).map((c) => `${c} = ?`);
-    q = new FixedSql(`update users set ${set.join(', ')} where id = ?`);
-    updateUserSql.set(mask, q);
+    // PostgreSQL only when versioned: the row is written only if it is still the version read (see `OptimisticTx`).
+    q = new FixedSql(`update users set ${set.join(', ')} where id = ?${versioned ? ' and xmin = ?::xid' : ''}`);
+    updateUserSql.set(key, q);
   }
   return q;
 }
@@ -239,9 +243,10 @@ async function settle(writes: readonly Omit<HeldWrite, 'text' | 'parameters'>[],
  * PostgreSQL parsed and planned in 4 of the statement's 6.5 ms (docs/performance.md). `batched`: the statement has
  * an array clause; it is then never prepared, since PostgreSQL's generic plan for it (chosen after five runs of a
  * prepared statement) is the slow one, and an unprepared statement is planned for its own arrays each time.
- * `counts` reads each write's row count from the statement's one row.
+ * `counts` reads each write's row count from the statement's one row. `exact`: the statement fails (division by
+ * zero, SQLSTATE 22012) unless every write wrote one row, so that nothing of it stays (see `OptimisticTx`).
  */
-function combinedStatement(writes: readonly HeldWrite[]): {
+function combinedStatement(writes: readonly HeldWrite[], exact = false): {
   text: string;
   parameters: unknown[];
   batched: boolean;
@@ -280,6 +285,14 @@ function combinedStatement(writes: readonly HeldWrite[]): {
     clauses[b.clause] = form.returnsOrd ? renumber(form.text, offset) : `${renumber(form.text, offset)} returning 1`;
     if (form.returnsOrd) answers[b.clause] = `(select array_agg(ord) from w${String(b.clause)}) as n${String(b.clause)}`;
     else sizes.set(b.clause, b.rows.length);
+  }
+  if (exact) {
+    const expected = new Map<number, number>();
+    for (const { clause } of where) expected.set(clause, (expected.get(clause) ?? 0) + 1);
+    for (const [k, n] of expected) {
+      parameters.push(n);
+      answers.push(`1 / ((select count(*) from w${String(k)}) = $${String(parameters.length)}::int)::int as g${String(k)}`);
+    }
   }
   const text = `with ${clauses.map((c, k) => `w${String(k)} as (${c})`).join(', ')} select ${answers.join(', ')}`;
   const counts = (row: Record<string, unknown>): number[] => where.map(({ clause, ord }) => {
@@ -422,6 +435,11 @@ export class StoreTx {
   protected writesSent = 0;
   /** Whether the statements made of held writes join the prepared ones (their shapes are few, except when joined). */
   protected readonly prepareCombined: boolean = true;
+  /** Whether held writes leave as one statement that fails unless each wrote its row (see `combinedStatement`). */
+  protected readonly exactWrites: boolean = false;
+
+  /** The row versions (by user id, lower case) that a change of the user must still find (see `OptimisticTx`). */
+  protected readonly userVersions = new Map<string, string>();
 
   /**
    * Runs `fn`, whose writes depend on nothing they return but errors: on PostgreSQL, the fixed-SQL writes it makes
@@ -462,11 +480,11 @@ export class StoreTx {
     if (writes.length === 0) return;
     this.writesSent++;
     await settle(writes, async () => {
-      if (writes.length === 1) {
+      if (writes.length === 1 && !this.exactWrites) {
         const [w] = writes as [HeldWrite];
         return [affected(await this.db.executeQuery(CompiledQuery.raw(w.text, [...w.parameters])))];
       }
-      const { text, parameters, batched, counts } = combinedStatement(writes);
+      const { text, parameters, batched, counts } = combinedStatement(writes, this.exactWrites);
       if (this.prepareCombined && !batched) registerFixed(text);
       const row = (await this.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, parameters))).rows[0] ?? {};
       return counts(row);
@@ -748,8 +766,10 @@ export class StoreTx {
     });
     if (mask === 0) return Promise.resolve();
     const values = USER_WRITE_COLUMNS.filter((_, i) => (mask & (1 << i)) !== 0).map((c) => cols[c]);
+    const version = this.userVersions.get(u.id.toLowerCase());
+    const parameters = version === undefined ? [...values, cols.id] : [...values, cols.id, version];
     return this.changingUsers(u.id, () =>
-      this.write(updateUserStatement(mask), [...values, cols.id], {
+      this.write(updateUserStatement(mask, version !== undefined), parameters, {
         mapError: (err) => (isUniqueViolation(err) ? upnInUse() : undefined),
         check: (rows) => {
           if (rows > 0) this.wroteUser(u);
@@ -1121,8 +1141,6 @@ interface LockedUser {
  */
 class JoinedTx extends StoreTx {
   private users = new Map<string, LockedUser>();
-  /** A joined statement's shape depends on how many changes joined: not worth preparing on every connection. */
-  protected override readonly prepareCombined = false;
 
   override async combineWrites<T>(fn: () => Promise<T>): Promise<T> {
     this.holding = true;
@@ -1136,9 +1154,14 @@ class JoinedTx extends StoreTx {
   override async getUserForUpdate(customerId: string, userId: string): Promise<UserRecord | undefined> {
     const locked = this.users.get(userId.toLowerCase());
     if (locked !== undefined) return locked.now.customerId === customerId ? locked.now : undefined;
-    const read = await super.getUserForUpdate(customerId, userId);
+    const read = await this.readUser(customerId, userId);
     if (read !== undefined) this.users.set(read.id.toLowerCase(), { stored: read, now: read, write: undefined });
     return read;
+  }
+
+  /** Reads the user under its row lock. */
+  protected readUser(customerId: string, userId: string): Promise<UserRecord | undefined> {
+    return super.getUserForUpdate(customerId, userId);
   }
 
   override async updateUser(u: UserRecord, before?: UserRecord): Promise<void> {
@@ -1182,6 +1205,66 @@ class JoinedTx extends StoreTx {
   /** Sends what the changes held back. */
   send(): Promise<void> {
     return this.sendHeldWrites();
+  }
+}
+
+/** An optimistic change met something it cannot do without the row lock: the changes run again with it. */
+class NeedsLock extends Error {}
+
+/** An error the database answered (it has a SQLSTATE), as opposed to one of the connection. */
+const hasSqlState = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((err as { code: string }).code);
+
+/** SQLSTATE 22012: an exact statement (`combinedStatement`) found a write that wrote no row, so none stayed. */
+const isExactMiss = (err: unknown): boolean => typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '22012';
+
+/**
+ * Changes of one user, when no other change of it is under way in this process (`Store.changeTogether`), on
+ * PostgreSQL: without a transaction. The user is read with its row version but no lock, and every write is held
+ * back and leaves as one statement in autocommit, which writes the user only if its row is still the version read
+ * and fails as a whole unless each write wrote its row (a lost replay claim, say). Two round trips instead of the
+ * locked path's four (`BEGIN`, the read, the writes, `COMMIT`). A change that cannot be made so (a write before
+ * the end, a purge, a user updated meanwhile) leaves nothing behind, and the changes run again on the locked path.
+ */
+class OptimisticTx extends JoinedTx {
+  protected override readonly exactWrites = true;
+  private sending = false;
+
+  override async combineWrites<T>(fn: () => Promise<T>): Promise<T> {
+    this.holding = true;
+    return fn();
+  }
+
+  protected override async readUser(customerId: string, userId: string): Promise<UserRecord | undefined> {
+    const r = (await this.run<Selectable<UsersTable> & { row_version: string }>(SQL.userWithVersion, [userId.toLowerCase(), customerId])).rows[0];
+    if (r === undefined) return undefined;
+    this.userVersions.set(r.id.toLowerCase(), r.row_version);
+    return toUser(r);
+  }
+
+  override updateUser(u: UserRecord, before?: UserRecord): Promise<void> {
+    // Only a user read here has a version to hold the write to.
+    if (!this.userVersions.has(u.id.toLowerCase())) return Promise.reject(new NeedsLock());
+    return super.updateUser(u, before);
+  }
+
+  override purgeUser(): Promise<void> {
+    return Promise.reject(new NeedsLock());
+  }
+
+  override insertUser(): Promise<boolean> {
+    return Promise.reject(new NeedsLock());
+  }
+
+  protected override async sendHeldWrites(): Promise<void> {
+    // Held writes sent before the end (a read among them) would stay whatever follows.
+    if (!this.sending) throw new NeedsLock();
+    await super.sendHeldWrites();
+  }
+
+  override send(): Promise<void> {
+    this.sending = true;
+    return super.sendHeldWrites();
   }
 }
 
@@ -1469,6 +1552,8 @@ export class Store extends StoreTx {
 
   /** Changes waiting to share a transaction, by key (see `changeTogether`). */
   private readonly joining = new Map<string, JoinedGroup>();
+  /** How many groups of changes of each key are under way (open or sending). */
+  private readonly underWay = new Map<string, number>();
 
   /**
    * Runs `fn` in a transaction, as `transaction` does; on PostgreSQL, changes of one user (`key`) that arrive while
@@ -1478,8 +1563,11 @@ export class Store extends StoreTx {
    * commit. A change that fails on a rule of its own (an error of this service, before any of its writes was sent)
    * is undone alone and fails alone; if anything else goes wrong before the commit (a write's error, such as a
    * UPN another user took meanwhile, or a lost replay claim), the joined transaction rolls back and each change
-   * runs again in its own. `fn` must be able to run again, and must make its writes inside `combineWrites`
-   * (except for purges); on SQLite, whose transactions share commits already (sqlite-driver.ts), it runs alone.
+   * runs again in its own. When no other change of the user is under way in this process, the changes run without
+   * a transaction (`OptimisticTx`: the user read with its row version, the writes in one statement that stays only
+   * if the row is still that version), and on the locked path as above if that cannot be. `fn` must be able to run
+   * again, and must make its writes inside `combineWrites` (except for purges, which go the locked path); on
+   * SQLite, whose transactions share commits already (sqlite-driver.ts), it runs alone.
    */
   changeTogether<T>(key: string, fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     if (!this.sharedByProcesses) return this.transaction(fn);
@@ -1497,9 +1585,83 @@ export class Store extends StoreTx {
   }
 
   private async runJoined(key: string, group: JoinedGroup): Promise<void> {
+    const before = this.underWay.get(key) ?? 0;
+    this.underWay.set(key, before + 1);
+    try {
+      // Optimistic when no other change of the user is under way here: one that is would most likely change the
+      // user between the read and the write; the locked path waits for it instead.
+      if (before === 0 && await this.runOptimistic(key, group)) return;
+      await this.runLocked(key, group);
+    } finally {
+      const n = (this.underWay.get(key) ?? 1) - 1;
+      if (n === 0) this.underWay.delete(key);
+      else this.underWay.set(key, n);
+    }
+  }
+
+  private closeGroup(key: string, group: JoinedGroup): void {
+    group.closed = true;
+    if (this.joining.get(key) === group) this.joining.delete(key);
+  }
+
+  /** Each change of the group gets its outcome. */
+  private static answer(group: JoinedGroup, outcomes: readonly ({ ok: true; value: unknown } | { ok: false; error: unknown })[]): void {
+    group.changes.forEach((c, i) => {
+      const o = outcomes[i];
+      if (o?.ok === true) c.resolve(o.value);
+      else c.reject(o?.error);
+    });
+  }
+
+  /** Runs the group without a transaction (`OptimisticTx`); false when it could not, having written nothing. */
+  private async runOptimistic(key: string, group: JoinedGroup): Promise<boolean> {
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    let tx: OptimisticTx | undefined;
+    try {
+      await this.kysely.connection().execute(async (db) => {
+        tx = new OptimisticTx(db, this.dialect, { cache: this.cache, read: false });
+        for (let i = 0; i < group.changes.length; i++) {
+          const change = group.changes[i] as JoinedChange;
+          const mark = tx.mark();
+          try {
+            outcomes.push({ ok: true, value: await change.run(tx) });
+          } catch (error) {
+            if (error instanceof NeedsLock) throw error;
+            if (!tx.undo(mark, error)) throw new JoinedAborted();
+            outcomes.push({ ok: false, error });
+          }
+        }
+        this.closeGroup(key, group);
+        try {
+          await tx.send();
+        } catch (err) {
+          // The statement failed as a whole (an error of the database's or one of ours for it): nothing of it stayed.
+          // Without either, the connection failed, and whether it stayed is unknown: that error is the answer.
+          if (isExactMiss(err)) throw new NeedsLock();
+          if (err instanceof PartnerKitError || hasSqlState(err)) throw new JoinedAborted();
+          throw err;
+        }
+      });
+    } catch (err) {
+      if (tx?.touchedReferences) this.cache.clear();
+      if (err instanceof NeedsLock) return false;
+      this.closeGroup(key, group);
+      if (err instanceof JoinedAborted) {
+        for (const c of group.changes) this.transaction(c.run).then(c.resolve, c.reject);
+      } else {
+        // No connection: each change fails as its own transaction would.
+        for (const c of group.changes) c.reject(err);
+      }
+      return true;
+    }
+    if (tx?.touchedReferences) this.cache.clear();
+    Store.answer(group, outcomes);
+    return true;
+  }
+
+  private async runLocked(key: string, group: JoinedGroup): Promise<void> {
     const close = (): void => {
-      group.closed = true;
-      if (this.joining.get(key) === group) this.joining.delete(key);
+      this.closeGroup(key, group);
     };
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     let tx: JoinedTx | undefined;
@@ -1535,11 +1697,7 @@ export class Store extends StoreTx {
       return;
     }
     if (tx?.touchedReferences) this.cache.clear();
-    group.changes.forEach((c, i) => {
-      const o = outcomes[i];
-      if (o?.ok === true) c.resolve(o.value);
-      else c.reject(o?.error);
-    });
+    Store.answer(group, outcomes);
   }
 
   /** Runs `fn` holding the startup lock (see `StoreEngine.exclusive`); SQLite has one process and needs none. */

@@ -328,11 +328,11 @@ export class UserService {
         const passwordChanged = passwordHash !== undefined || after.forceChangePassword !== before.forceChangePassword;
         return { after, restoring, renaming, basicChanged, passwordChanged };
       };
-      // The user is read under its row lock where the engine has them (PostgreSQL: SELECT … FOR UPDATE; SQLite's
-      // transactions run one at a time), so concurrent changes of a user apply one after the other, each planned
-      // from the result of the one before, whichever instance runs them. (A PATCH that changes nothing takes the
-      // lock too, for the few milliseconds of its transaction: reading first without it would cost every change a
-      // round trip more.)
+      // The user is read so that concurrent changes of a user apply one after the other, each planned from the
+      // result of the one before, whichever instance runs them: SQLite's transactions run one at a time; on
+      // PostgreSQL the read either takes the row lock (SELECT … FOR UPDATE) or, when no other change of the user is
+      // under way here, notes the row's version, and the change is written only if the row is still that version
+      // (else it runs again under the lock; Store.changeTogether).
       const { user: before, input } = check(await this.findUser(tx, customer.id, userId, true));
       const { after, restoring, renaming, basicChanged, passwordChanged } = plan(before, input);
 
