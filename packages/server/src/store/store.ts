@@ -1211,9 +1211,15 @@ class JoinedTx extends StoreTx {
 /** An optimistic change met something it cannot do without the row lock: the changes run again with it. */
 class NeedsLock extends Error {}
 
-/** An error the database answered (it has a SQLSTATE), as opposed to one of the connection. */
-const hasSqlState = (err: unknown): boolean =>
-  typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((err as { code: string }).code);
+/**
+ * An error the database answered (node-postgres: a SQLSTATE and a severity), as opposed to one of the connection
+ * (`EPIPE`, say, whose code would pass for a SQLSTATE).
+ */
+const hasSqlState = (err: unknown): boolean => {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, severity } = err as { code?: unknown; severity?: unknown };
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && typeof severity === 'string';
+};
 
 /** SQLSTATE 22012: an exact statement (`combinedStatement`) found a write that wrote no row, so none stayed. */
 const isExactMiss = (err: unknown): boolean => typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '22012';
