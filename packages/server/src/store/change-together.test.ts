@@ -150,6 +150,37 @@ describe(`changes of one user together (${TEST_ENGINE})`, () => {
       assert.equal(theirs.filter((q) => /row_version/.test(q)).length, 1, 'read once without the lock');
     });
 
+    test('changes of more users at once than the pool has connections all complete: none holds a connection while it waits for its read', async () => {
+      const users = Array.from({ length: 20 }, (_, i) => ({ ...original, id: randomUUID(), upn: `pool${String(i)}.${randomUUID().slice(0, 8)}@${original.upn.split('@')[1] ?? ''}` }));
+      await store.transaction(async (tx) => {
+        for (const u of users) assert.equal(await tx.insertUser(u), true);
+      });
+      const marker = randomUUID();
+      const all = Promise.all(users.map((u) => store.changeTogether(`${F.customerId}\n${u.id}`, async (tx) => {
+        const before = await tx.getUserForUpdate(F.customerId, u.id);
+        assert.ok(before);
+        const after = { ...before, displayName: `${before.displayName} changed` };
+        await tx.combineWrites(async () => {
+          await tx.updateUser(after, before);
+          await tx.insertAudit(auditRow(demoAgentActor(marker), fabrikam, {
+            operationType: 'update_customer_user', resourceType: 'customer_user', resourceId: before.id, oldValue: null, newValue: null, customizedData: [],
+          }, Date.now()));
+        });
+        return after;
+      })));
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => { reject(new Error('the changes did not complete within 10 s')); }, 10_000);
+      });
+      try {
+        const results = await Promise.race([all, stuck]);
+        assert.equal(results.length, 20);
+      } finally {
+        clearTimeout(timer);
+      }
+      assert.equal(await auditCount(marker), 20);
+    });
+
     // Replay claims in the database are a store's that several processes share (on SQLite they are kept in memory).
     test('a change whose replay claim was lost fails, and nothing of it stays: not the user, not its audit record', async () => {
       const marker = randomUUID();

@@ -138,6 +138,8 @@ const SQL = {
   userForUpdate: new FixedSql('select * from users where id = ? and customer_id = ? for update'),
   /** PostgreSQL: the user and its row version (`xmin`: the transaction that wrote this version of the row). */
   userWithVersion: new FixedSql('select *, xmin::text as row_version from users where id = ? and customer_id = ?'),
+  /** PostgreSQL: users and their row versions by id, several at once (`?` is an array of lower-case ids). */
+  usersWithVersionByIds: new FixedSql('select *, xmin::text as row_version from users where id = any(?::text[])'),
   /** Users by id, several at once (PostgreSQL: `?` is an array of lower-case ids). */
   usersByIds: new FixedSql('select * from users where id = any(?::text[])'),
   insertAudit: new FixedSql(`insert into audit_records (${AUDIT_COLUMNS.join(', ')}) values (${placeholders(AUDIT_COLUMNS.length)})`, {
@@ -1208,6 +1210,12 @@ class JoinedTx extends StoreTx {
   }
 }
 
+/** A user as read, with its row version (PostgreSQL's `xmin`). */
+interface VersionedUser {
+  user: UserRecord;
+  version: string;
+}
+
 /** An optimistic change met something it cannot do without the row lock: the changes run again with it. */
 class NeedsLock extends Error {}
 
@@ -1236,16 +1244,28 @@ class OptimisticTx extends JoinedTx {
   protected override readonly exactWrites = true;
   private sending = false;
 
+  constructor(
+    db: Executor,
+    dialect: Dialect,
+    references: { cache: ReferenceCache; read: boolean },
+    /** Reads a user with its row version (the store's reads of one turn, sent together). */
+    private readonly readVersioned: (customerId: string, userId: string) => Promise<VersionedUser | undefined>,
+  ) {
+    super(db, dialect, references);
+  }
+
   override async combineWrites<T>(fn: () => Promise<T>): Promise<T> {
     this.holding = true;
     return fn();
   }
 
   protected override async readUser(customerId: string, userId: string): Promise<UserRecord | undefined> {
-    const r = (await this.run<Selectable<UsersTable> & { row_version: string }>(SQL.userWithVersion, [userId.toLowerCase(), customerId])).rows[0];
-    if (r === undefined) return undefined;
-    this.userVersions.set(r.id.toLowerCase(), r.row_version);
-    return toUser(r);
+    // Held writes would have to leave first (see `sendHeldWrites`).
+    if (this.held.length > 0) throw new NeedsLock();
+    const read = await this.readVersioned(customerId, userId);
+    if (read === undefined) return undefined;
+    this.userVersions.set(read.user.id.toLowerCase(), read.version);
+    return read.user;
   }
 
   override updateUser(u: UserRecord, before?: UserRecord): Promise<void> {
@@ -1351,6 +1371,7 @@ export class Store extends StoreTx {
     this.cache = cache;
     this.keptUsers = new KeptUsers(engine.maxKeptUsers ?? MAX_KEPT_USERS);
     this.userReads = new TurnBatch((keys) => this.readUsers(keys));
+    this.versionedReads = new TurnBatch((keys) => this.readUsersWithVersion(keys));
     this.claims = new TurnBatch((claims) => this.sendClaims(claims));
   }
 
@@ -1525,13 +1546,31 @@ export class Store extends StoreTx {
       const [one] = keys as [(typeof keys)[number]];
       return [await super.getUser(one.customerId, one.userId)];
     }
+    return (await this.rowsByKeys<Selectable<UsersTable>>(SQL.usersByIds, keys)).map((r) => r && toUser(r));
+  }
+
+  /** Each key's user row (its customer's), read by `q` with the keys' ids as one array parameter. */
+  private async rowsByKeys<R extends Selectable<UsersTable>>(q: FixedSql, keys: readonly { customerId: string; userId: string }[]): Promise<(R | undefined)[]> {
     const ids = [...new Set(keys.map((k) => k.userId.toLowerCase()))];
-    const rows = (await this.run<Selectable<UsersTable>>(SQL.usersByIds, [ids])).rows;
-    const byId = new Map(rows.map((r) => [r.id, r]));
+    const byId = new Map((await this.run<R>(q, [ids])).rows.map((r) => [r.id, r]));
     return keys.map((k) => {
       const r = byId.get(k.userId.toLowerCase());
-      return r !== undefined && r.customer_id === k.customerId ? toUser(r) : undefined;
+      return r !== undefined && r.customer_id === k.customerId ? r : undefined;
     });
+  }
+
+  /** Reads of users with their row versions for changes without a transaction (`OptimisticTx`), sent together. */
+  private readonly versionedReads: TurnBatch<{ customerId: string; userId: string }, VersionedUser | undefined>;
+
+  /** PostgreSQL: the users asked for in one turn with their row versions, read with one statement. */
+  private async readUsersWithVersion(keys: { customerId: string; userId: string }[]): Promise<(VersionedUser | undefined)[]> {
+    type Row = Selectable<UsersTable> & { row_version: string };
+    const versioned = (r: Row | undefined): VersionedUser | undefined => r && { user: toUser(r), version: r.row_version };
+    if (keys.length === 1) {
+      const [one] = keys as [(typeof keys)[number]];
+      return [versioned((await this.run<Row>(SQL.userWithVersion, [one.userId.toLowerCase(), one.customerId])).rows[0])];
+    }
+    return (await this.rowsByKeys<Row>(SQL.usersWithVersionByIds, keys)).map(versioned);
   }
 
   /** Claims of request ids outside transactions on PostgreSQL, sent together (see `claimIdempotency`). */
@@ -1622,45 +1661,44 @@ export class Store extends StoreTx {
   /** Runs the group without a transaction (`OptimisticTx`); false when it could not, having written nothing. */
   private async runOptimistic(key: string, group: JoinedGroup): Promise<boolean> {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-    let tx: OptimisticTx | undefined;
+    // No transaction, so no connection of its own: each statement takes one from the pool for its time (a
+    // connection held while the group waits for its turn's read would be one that read cannot have).
+    const tx = new OptimisticTx(this.kysely, this.dialect, { cache: this.cache, read: false }, (customerId, userId) => this.versionedReads.add({ customerId, userId }));
     try {
-      await this.kysely.connection().execute(async (db) => {
-        tx = new OptimisticTx(db, this.dialect, { cache: this.cache, read: false });
-        for (let i = 0; i < group.changes.length; i++) {
-          const change = group.changes[i] as JoinedChange;
-          const mark = tx.mark();
-          try {
-            outcomes.push({ ok: true, value: await change.run(tx) });
-          } catch (error) {
-            if (error instanceof NeedsLock) throw error;
-            if (!tx.undo(mark, error)) throw new JoinedAborted();
-            outcomes.push({ ok: false, error });
-          }
-        }
-        this.closeGroup(key, group);
+      for (let i = 0; i < group.changes.length; i++) {
+        const change = group.changes[i] as JoinedChange;
+        const mark = tx.mark();
         try {
-          await tx.send();
-        } catch (err) {
-          // The statement failed as a whole (an error of the database's or one of ours for it): nothing of it stayed.
-          // Without either, the connection failed, and whether it stayed is unknown: that error is the answer.
-          if (isExactMiss(err)) throw new NeedsLock();
-          if (err instanceof PartnerKitError || hasSqlState(err)) throw new JoinedAborted();
-          throw err;
+          outcomes.push({ ok: true, value: await change.run(tx) });
+        } catch (error) {
+          if (error instanceof NeedsLock) throw error;
+          if (!tx.undo(mark, error)) throw new JoinedAborted();
+          outcomes.push({ ok: false, error });
         }
-      });
+      }
+      this.closeGroup(key, group);
+      try {
+        await tx.send();
+      } catch (err) {
+        // The statement failed as a whole (an error of the database's or one of ours for it): nothing of it stayed.
+        // Without either, the connection failed, and whether it stayed is unknown: that error is the answer.
+        if (isExactMiss(err)) throw new NeedsLock();
+        if (err instanceof PartnerKitError || hasSqlState(err)) throw new JoinedAborted();
+        throw err;
+      }
     } catch (err) {
-      if (tx?.touchedReferences) this.cache.clear();
+      if (tx.touchedReferences) this.cache.clear();
       if (err instanceof NeedsLock) return false;
       this.closeGroup(key, group);
       if (err instanceof JoinedAborted) {
         for (const c of group.changes) this.transaction(c.run).then(c.resolve, c.reject);
       } else {
-        // No connection: each change fails as its own transaction would.
+        // The statement's connection failed: each change fails as its own transaction would.
         for (const c of group.changes) c.reject(err);
       }
       return true;
     }
-    if (tx?.touchedReferences) this.cache.clear();
+    if (tx.touchedReferences) this.cache.clear();
     Store.answer(group, outcomes);
     return true;
   }
