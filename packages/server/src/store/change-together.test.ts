@@ -45,15 +45,22 @@ describe(`changes of one user together (${TEST_ENGINE})`, () => {
       .filter((r) => r.record.correlationId === marker).length;
 
   /**
-   * A change as the user service makes one: reads the user under its lock, then writes it (as `edit` leaves it)
-   * and an audit record marked `marker`. `fail`, if given, is thrown after the writes are made.
+   * A change as the user service makes one: reads the user (`userId`, else the ordinary one) under its lock, then
+   * writes it (as `edit` leaves it) and an audit record marked `marker`. `fail`, if given, is thrown after the writes
+   * are made; `afterRead` runs between the read and the writes; `runs` counts the runs.
    */
-  const change = (marker: string, edit: (u: UserRecord) => UserRecord, fail?: () => Error, runs?: { n: number }) =>
+  const change = (
+    marker: string,
+    edit: (u: UserRecord) => UserRecord,
+    opts: { fail?: () => Error; runs?: { n: number }; userId?: string; afterRead?: (run: number) => Promise<void> } = {},
+  ) =>
     async (tx: StoreTx): Promise<UserRecord> => {
-      if (runs) runs.n++;
-      const before = await tx.getUserForUpdate(F.customerId, F.users.ordinary);
+      const run = opts.runs ? ++opts.runs.n : 1;
+      const before = await tx.getUserForUpdate(F.customerId, opts.userId ?? F.users.ordinary);
       assert.ok(before);
+      await opts.afterRead?.(run);
       const after = edit(before);
+      const fail = opts.fail;
       await tx.combineWrites(async () => {
         await tx.updateUser(after, before);
         await tx.insertAudit(auditRow(demoAgentActor(marker), fabrikam, {
@@ -121,27 +128,18 @@ describe(`changes of one user together (${TEST_ENGINE})`, () => {
       const marker = randomUUID();
       const runs = { n: 0 };
       const from = sent.length;
-      const result = await store.changeTogether(KEY, async (tx) => {
-        runs.n++;
-        const before = await tx.getUserForUpdate(F.customerId, F.users.ordinary);
-        assert.ok(before);
-        if (runs.n === 1) {
+      const result = await store.changeTogether(KEY, change(marker, (u) => ({ ...u, displayName: `${u.displayName} later` }), {
+        runs,
+        afterRead: async (run) => {
+          if (run > 1) return;
           // Another instance, say, changes the user after this change read it (without the lock).
           await store.transaction(async (t) => {
             const u = await t.getUserForUpdate(F.customerId, F.users.ordinary);
             assert.ok(u);
             await t.updateUser({ ...u, displayName: 'Meanwhile' }, u);
           });
-        }
-        const after = { ...before, displayName: `${before.displayName} later` };
-        await tx.combineWrites(async () => {
-          await tx.updateUser(after, before);
-          await tx.insertAudit(auditRow(demoAgentActor(marker), fabrikam, {
-            operationType: 'update_customer_user', resourceType: 'customer_user', resourceId: before.id, oldValue: null, newValue: null, customizedData: [],
-          }, Date.now()));
-        });
-        return after;
-      });
+        },
+      }));
       assert.equal(runs.n, 2, 'the first attempt, without the lock, found the user changed');
       assert.equal(result.displayName, 'Meanwhile later');
       assert.equal((await stored())?.displayName, 'Meanwhile later');
@@ -156,18 +154,8 @@ describe(`changes of one user together (${TEST_ENGINE})`, () => {
         for (const u of users) assert.equal(await tx.insertUser(u), true);
       });
       const marker = randomUUID();
-      const all = Promise.all(users.map((u) => store.changeTogether(`${F.customerId}\n${u.id}`, async (tx) => {
-        const before = await tx.getUserForUpdate(F.customerId, u.id);
-        assert.ok(before);
-        const after = { ...before, displayName: `${before.displayName} changed` };
-        await tx.combineWrites(async () => {
-          await tx.updateUser(after, before);
-          await tx.insertAudit(auditRow(demoAgentActor(marker), fabrikam, {
-            operationType: 'update_customer_user', resourceType: 'customer_user', resourceId: before.id, oldValue: null, newValue: null, customizedData: [],
-          }, Date.now()));
-        });
-        return after;
-      })));
+      const all = Promise.all(users.map((u) =>
+        store.changeTogether(`${F.customerId}\n${u.id}`, change(marker, (b) => ({ ...b, displayName: `${b.displayName} changed` }), { userId: u.id }))));
       let timer: NodeJS.Timeout | undefined;
       const stuck = new Promise<never>((_, reject) => {
         timer = setTimeout(() => { reject(new Error('the changes did not complete within 10 s')); }, 10_000);
@@ -211,8 +199,9 @@ describe(`changes of one user together (${TEST_ENGINE})`, () => {
     const failing = randomUUID();
     const outcomes = await Promise.allSettled([
       store.changeTogether(KEY, change(marker, (u) => ({ ...u, displayName: `${u.displayName} one` }))),
-      store.changeTogether(KEY, change(failing, (u) => ({ ...u, displayName: 'Never Stored', usageLocation: 'JP' }), () =>
-        new PartnerKitError('invalidProperty', 'refused by a rule'))),
+      store.changeTogether(KEY, change(failing, (u) => ({ ...u, displayName: 'Never Stored', usageLocation: 'JP' }), {
+        fail: () => new PartnerKitError('invalidProperty', 'refused by a rule'),
+      })),
       store.changeTogether(KEY, change(marker, (u) => ({ ...u, displayName: `${u.displayName} three` }))),
     ]);
     assert.equal(outcomes[0].status, 'fulfilled');
@@ -231,9 +220,9 @@ describe(`changes of one user together (${TEST_ENGINE})`, () => {
     const marker = randomUUID();
     const runs = { n: 0 };
     const outcomes = await Promise.allSettled([
-      store.changeTogether(KEY, change(marker, (u) => ({ ...u, usageLocation: 'NO' }), undefined, runs)),
-      store.changeTogether(KEY, change(marker, (u) => ({ ...u, upn: other.upn }), undefined, runs)),
-      store.changeTogether(KEY, change(marker, (u) => ({ ...u, firstName: 'Joined' }), undefined, runs)),
+      store.changeTogether(KEY, change(marker, (u) => ({ ...u, usageLocation: 'NO' }), { runs })),
+      store.changeTogether(KEY, change(marker, (u) => ({ ...u, upn: other.upn }), { runs })),
+      store.changeTogether(KEY, change(marker, (u) => ({ ...u, firstName: 'Joined' }), { runs })),
     ]);
     assert.equal(outcomes[0].status, 'fulfilled');
     assert.ok(outcomes[1].status === 'rejected' && outcomes[1].reason instanceof PartnerKitError);
