@@ -1234,11 +1234,12 @@ const isExactMiss = (err: unknown): boolean => typeof err === 'object' && err !=
 
 /**
  * Changes of one user, when no other change of it is under way in this process (`Store.changeTogether`), on
- * PostgreSQL: without a transaction. The user is read with its row version but no lock, and every write is held
- * back and leaves as one statement in autocommit, which writes the user only if its row is still the version read
- * and fails as a whole unless each write wrote its row (a lost replay claim, say). Two round trips instead of the
- * locked path's four (`BEGIN`, the read, the writes, `COMMIT`). A change that cannot be made so (a write before
- * the end, a purge, a user updated meanwhile) leaves nothing behind, and the changes run again on the locked path.
+ * PostgreSQL: without a transaction. The user is read with its row version but no lock (with the turn's other such
+ * reads), and every write is held back and leaves as one statement in autocommit, which writes the user only if its
+ * row is still the version read and fails as a whole unless each write wrote its row (a lost replay claim, say).
+ * One round trip of its own instead of the locked path's four (`BEGIN`, the read, the writes, `COMMIT`). A change
+ * that cannot be made so (a write before the end, a purge, a user updated meanwhile) leaves nothing behind, and the
+ * changes run again on the locked path. Its statements run on any pooled connection: it holds none of its own.
  */
 class OptimisticTx extends JoinedTx {
   protected override readonly exactWrites = true;
