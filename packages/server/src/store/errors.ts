@@ -57,3 +57,19 @@ export function isUniqueViolation(err: unknown): boolean {
   const code = codeOf(err);
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
+
+/**
+ * True when the database answered `err` (PostgreSQL: a SQLSTATE and a severity): the statement failed as a whole.
+ * Not for an error of the connection (`EPIPE`, say, whose code would pass for a SQLSTATE), after which whether the
+ * statement ran is unknown.
+ */
+export function isDatabaseError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = codeOf(err);
+  return code !== undefined && /^[0-9A-Z]{5}$/.test(code) && 'severity' in err && typeof err.severity === 'string';
+}
+
+/** True when `err` is PostgreSQL's division_by_zero (22012). */
+export function isDivisionByZero(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && codeOf(err) === '22012';
+}

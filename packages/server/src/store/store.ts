@@ -5,7 +5,7 @@
 import { CompiledQuery, Kysely, Migrator, sql, type QueryResult, type Selectable, type Transaction } from 'kysely';
 import { PartnerKitError } from '../errors.js';
 import type { Database, UsersTable } from './schema.js';
-import { isUniqueViolation } from './errors.js';
+import { isDatabaseError, isDivisionByZero, isUniqueViolation } from './errors.js';
 import { ReferenceCache } from './reference-cache.js';
 import { MAX_REPLAY_SEQ, ReplayKeys, replayKeyHash } from './replay-keys.js';
 import type { SqlRunner } from './sqlite-driver.js';
@@ -1220,19 +1220,6 @@ interface VersionedUser {
 class NeedsLock extends Error {}
 
 /**
- * An error the database answered (node-postgres: a SQLSTATE and a severity), as opposed to one of the connection
- * (`EPIPE`, say, whose code would pass for a SQLSTATE).
- */
-const hasSqlState = (err: unknown): boolean => {
-  if (typeof err !== 'object' || err === null) return false;
-  const { code, severity } = err as { code?: unknown; severity?: unknown };
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && typeof severity === 'string';
-};
-
-/** SQLSTATE 22012: an exact statement (`combinedStatement`) found a write that wrote no row, so none stayed. */
-const isExactMiss = (err: unknown): boolean => typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '22012';
-
-/**
  * Changes of one user, when no other change of it is under way in this process (`Store.changeTogether`), on
  * PostgreSQL: without a transaction. The user is read with its row version but no lock (with the turn's other such
  * reads), and every write is held back and leaves as one statement in autocommit, which writes the user only if its
@@ -1294,6 +1281,9 @@ class OptimisticTx extends JoinedTx {
     return super.sendHeldWrites();
   }
 }
+
+/** What one change of a group came to. */
+type JoinedOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 interface JoinedChange {
   run: (tx: StoreTx) => Promise<unknown>;
@@ -1650,8 +1640,44 @@ export class Store extends StoreTx {
     if (this.joining.get(key) === group) this.joining.delete(key);
   }
 
-  /** Each change of the group gets its outcome. */
-  private static answer(group: JoinedGroup, outcomes: readonly ({ ok: true; value: unknown } | { ok: false; error: unknown })[]): void {
+  /**
+   * Runs the group's changes in turn on `tx` (the group may grow meanwhile). A change that fails on a rule of its
+   * own is undone alone; any other failure ends the run: `NeedsLock` as it is, the rest as `JoinedAborted`.
+   */
+  private static async runEach(tx: JoinedTx, group: JoinedGroup): Promise<JoinedOutcome[]> {
+    const outcomes: JoinedOutcome[] = [];
+    for (let i = 0; i < group.changes.length; i++) {
+      const change = group.changes[i] as JoinedChange;
+      const mark = tx.mark();
+      try {
+        outcomes.push({ ok: true, value: await change.run(tx) });
+      } catch (error) {
+        if (error instanceof NeedsLock) throw error;
+        if (!tx.undo(mark, error)) throw new JoinedAborted();
+        outcomes.push({ ok: false, error });
+      }
+    }
+    return outcomes;
+  }
+
+  /**
+   * The group could not be kept: after `JoinedAborted` each change runs again in a transaction of its own; after
+   * any other error (the transaction could not begin or commit, the connection failed) each fails with it, as its
+   * own transaction would.
+   */
+  private failGroup(key: string, group: JoinedGroup, tx: StoreTx | undefined, err: unknown): void {
+    this.closeGroup(key, group);
+    if (tx?.touchedReferences) this.cache.clear();
+    if (err instanceof JoinedAborted) {
+      for (const c of group.changes) this.transaction(c.run).then(c.resolve, c.reject);
+    } else {
+      for (const c of group.changes) c.reject(err);
+    }
+  }
+
+  /** The group was kept: each change gets its outcome. */
+  private keepGroup(group: JoinedGroup, tx: StoreTx, outcomes: readonly JoinedOutcome[]): void {
+    if (tx.touchedReferences) this.cache.clear();
     group.changes.forEach((c, i) => {
       const o = outcomes[i];
       if (o?.ok === true) c.resolve(o.value);
@@ -1661,88 +1687,55 @@ export class Store extends StoreTx {
 
   /** Runs the group without a transaction (`OptimisticTx`); false when it could not, having written nothing. */
   private async runOptimistic(key: string, group: JoinedGroup): Promise<boolean> {
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     // No transaction, so no connection of its own: each statement takes one from the pool for its time (a
     // connection held while the group waits for its turn's read would be one that read cannot have).
     const tx = new OptimisticTx(this.kysely, this.dialect, { cache: this.cache, read: false }, (customerId, userId) => this.versionedReads.add({ customerId, userId }));
+    let outcomes: JoinedOutcome[];
     try {
-      for (let i = 0; i < group.changes.length; i++) {
-        const change = group.changes[i] as JoinedChange;
-        const mark = tx.mark();
-        try {
-          outcomes.push({ ok: true, value: await change.run(tx) });
-        } catch (error) {
-          if (error instanceof NeedsLock) throw error;
-          if (!tx.undo(mark, error)) throw new JoinedAborted();
-          outcomes.push({ ok: false, error });
-        }
-      }
+      outcomes = await Store.runEach(tx, group);
       this.closeGroup(key, group);
       try {
         await tx.send();
       } catch (err) {
         // The statement failed as a whole (an error of the database's or one of ours for it): nothing of it stayed.
         // Without either, the connection failed, and whether it stayed is unknown: that error is the answer.
-        if (isExactMiss(err)) throw new NeedsLock();
-        if (err instanceof PartnerKitError || hasSqlState(err)) throw new JoinedAborted();
+        // An exact statement that found a write writing no row divides by zero (see `combinedStatement`).
+        if (isDivisionByZero(err)) throw new NeedsLock();
+        if (err instanceof PartnerKitError || isDatabaseError(err)) throw new JoinedAborted();
         throw err;
       }
     } catch (err) {
-      if (tx.touchedReferences) this.cache.clear();
-      if (err instanceof NeedsLock) return false;
-      this.closeGroup(key, group);
-      if (err instanceof JoinedAborted) {
-        for (const c of group.changes) this.transaction(c.run).then(c.resolve, c.reject);
-      } else {
-        // The statement's connection failed: each change fails as its own transaction would.
-        for (const c of group.changes) c.reject(err);
+      if (err instanceof NeedsLock) {
+        if (tx.touchedReferences) this.cache.clear();
+        return false;
       }
+      this.failGroup(key, group, tx, err);
       return true;
     }
-    if (tx.touchedReferences) this.cache.clear();
-    Store.answer(group, outcomes);
+    this.keepGroup(group, tx, outcomes);
     return true;
   }
 
   private async runLocked(key: string, group: JoinedGroup): Promise<void> {
-    const close = (): void => {
-      this.closeGroup(key, group);
-    };
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     let tx: JoinedTx | undefined;
+    let outcomes: JoinedOutcome[] = [];
     try {
       await this.kysely.transaction().execute(async (trx) => {
-        tx = new JoinedTx(trx, this.dialect, { cache: this.cache, read: false });
-        for (let i = 0; i < group.changes.length; i++) {
-          const change = group.changes[i] as JoinedChange;
-          const mark = tx.mark();
-          try {
-            outcomes.push({ ok: true, value: await change.run(tx) });
-          } catch (error) {
-            if (!tx.undo(mark, error)) throw new JoinedAborted();
-            outcomes.push({ ok: false, error });
-          }
-        }
-        close();
+        const t = new JoinedTx(trx, this.dialect, { cache: this.cache, read: false });
+        tx = t;
+        outcomes = await Store.runEach(t, group);
+        this.closeGroup(key, group);
         try {
-          await tx.send();
+          await t.send();
         } catch {
           throw new JoinedAborted();
         }
       });
     } catch (err) {
-      close();
-      if (tx?.touchedReferences) this.cache.clear();
-      if (err instanceof JoinedAborted) {
-        for (const c of group.changes) this.transaction(c.run).then(c.resolve, c.reject);
-      } else {
-        // The transaction could not begin or commit: each change fails as its own transaction would.
-        for (const c of group.changes) c.reject(err);
-      }
+      this.failGroup(key, group, tx, err);
       return;
     }
-    if (tx?.touchedReferences) this.cache.clear();
-    Store.answer(group, outcomes);
+    if (tx !== undefined) this.keepGroup(group, tx, outcomes);
   }
 
   /** Runs `fn` holding the startup lock (see `StoreEngine.exclusive`); SQLite has one process and needs none. */
