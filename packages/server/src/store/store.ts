@@ -209,6 +209,7 @@ type UserWriteColumn = (typeof USER_WRITE_COLUMNS)[number];
  */
 const updateUserSql = new Map<number, FixedSql>();
 function updateUserStatement(mask: number, versioned: boolean): FixedSql {
+  // A mask is never 0 (nothing to write is not sent): the versioned statements are kept under its negative.
   const key = versioned ? -mask : mask;
   let q = updateUserSql.get(key);
   if (q === undefined) {
