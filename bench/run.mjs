@@ -114,7 +114,7 @@ const pk = await import('./lib/partnerkit.mjs');
 const { machineNotes, versions, sqliteVersionOf } = await import('./lib/env.mjs');
 const { ceilingFor, evaluateGoals, median, toMarkdown } = await import('./lib/report.mjs');
 const { BULK_ID_PREFIX, bulkId } = await import('./lib/users.mjs');
-const { SERVER_CORE, startPinned, waitForOutput, waitHealthy, freePort, memoryOf, onCleanup, cpuSnapshot, foreignCpuSeconds, cpuSecondsOf, isPostgresFor } = proc;
+const { SERVER_CORE, startPinned, waitForOutput, waitHealthy, freePort, memoryOf, onCleanup, cpuSnapshot, foreignCpuSeconds, cpuSecondsOf, isPostgresFor, diskReadBytes } = proc;
 
 proc.installExitHandlers(log);
 
@@ -419,6 +419,7 @@ function sampler(pid, walFile, usesPostgres) {
   const s = { rss: 0, wal: 0, otherCpuPct: 0 };
   const t0 = performance.now();
   const cpu0 = cpuSnapshot();
+  const read0 = diskReadBytes(pid);
   const tick = () => {
     s.rss = Math.max(s.rss, memoryOf(pid).rss);
     if (walFile) {
@@ -443,6 +444,9 @@ function sampler(pid, walFile, usesPostgres) {
       // The CPU the target itself used (with its database's processes): what each request costs it.
       s.targetCpuSeconds = cpuSecondsOf(cpu0, cpu1, served, 'own');
       s.targetCpuPct = (s.targetCpuSeconds / seconds) * 100;
+      // What the target read from the disk: on a SQLite store, its pages that the page cache no longer held.
+      const read1 = diskReadBytes(pid);
+      if (walFile && read0 !== undefined && read1 !== undefined) s.diskReadBytes = read1 - read0;
       return s;
     },
   };
@@ -501,6 +505,7 @@ async function measure(target, running, workload) {
       r.targetCpuPct = s.targetCpuPct;
       r.reqPerCpuSecond = s.targetCpuSeconds > 0 ? r.requests / s.targetCpuSeconds : undefined;
       if (running.walFile) wal = Math.max(wal ?? 0, s.wal);
+      r.diskReadBytes = s.diskReadBytes;
       runs.push(r);
       if (!running.handle.running) throw new Error(`the target exited during the run:\n${proc.tail(running.handle.output())}`);
     }
@@ -514,7 +519,7 @@ async function measure(target, running, workload) {
       targetCpuPct: median(runs.map((r) => r.targetCpuPct)),
       runs: runs.map((r) => ({
         rps: r.rps, requests: r.requests, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors, non2xx: r.non2xx,
-        otherCpuPct: r.otherCpuPct, targetCpuPct: r.targetCpuPct, reqPerCpuSecond: r.reqPerCpuSecond,
+        otherCpuPct: r.otherCpuPct, targetCpuPct: r.targetCpuPct, reqPerCpuSecond: r.reqPerCpuSecond, diskReadBytes: r.diskReadBytes,
       })),
       errors: runs.reduce((acc, r) => { for (const [k, v] of Object.entries(r.errors)) acc[k] = (acc[k] ?? 0) + v; return acc; }, {}),
       non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
@@ -528,6 +533,7 @@ async function measure(target, running, workload) {
       row.notes.push(`${row.auditPerRequest.toFixed(2)} audit records per request${workload === 'mixed' ? ' (a fifth are PATCHes)' : ''}`);
     }
     if (running.walFile) {
+      if (runs.every((r) => r.diskReadBytes !== undefined)) row.diskReadBytes = runs.reduce((a, r) => a + r.diskReadBytes, 0);
       row.walMaxBytes = wal;
       try {
         row.walAfterBytes = statSync(running.walFile).size;
@@ -560,7 +566,7 @@ async function interleave(parts, workload, warmupSeconds = PLAN.warmupSeconds) {
       const smp = sampler(p.running.handle.pid, p.running.walFile, p.target.usesPostgres === true);
       const r = await wrkFor(p, PLAN.seconds);
       const m = smp.stop();
-      round[p.target.name] = { rps: r.rps, reqPerCpuSecond: m.targetCpuSeconds > 0 ? r.requests / m.targetCpuSeconds : undefined, p99Ms: r.latency.p99, non2xx: r.non2xx };
+      round[p.target.name] = { rps: r.rps, reqPerCpuSecond: m.targetCpuSeconds > 0 ? r.requests / m.targetCpuSeconds : undefined, p99Ms: r.latency.p99, non2xx: r.non2xx, diskReadBytes: m.diskReadBytes };
     }
     rounds.push(round);
   }
@@ -615,8 +621,10 @@ async function goalRounds(pk, plan) {
   return out;
 }
 
+/** ", 12.3 MiB read from disk" when the run measured it. */
+const readNote = (r) => (r.diskReadBytes !== undefined ? `, ${(r.diskReadBytes / 2 ** 20).toFixed(1)} MiB read from disk` : '');
 const fmtRow = (r) => Number.isFinite(r.rps)
-  ? `  ${r.workload.padEnd(13)} ${Math.round(r.rps).toString().padStart(7)} req/s  ${Math.round(r.reqPerCpuSecond ?? 0).toString().padStart(7)} req/CPU-s  p99 ${r.p99Ms.toFixed(2).padStart(7)} ms  RSS ${(r.rssMaxBytes / 2 ** 20).toFixed(0)} MiB  server CPU ${(r.targetCpuPct ?? 0).toFixed(0)} %  other load ${r.otherCpuPct.toFixed(0)} %${r.walMaxBytes !== undefined ? `  WAL max ${(r.walMaxBytes / 2 ** 20).toFixed(1)} MiB` : ''}${r.non2xx ? `  ${r.non2xx} non-2xx` : ''}`
+  ? `  ${r.workload.padEnd(13)} ${Math.round(r.rps).toString().padStart(7)} req/s  ${Math.round(r.reqPerCpuSecond ?? 0).toString().padStart(7)} req/CPU-s  p99 ${r.p99Ms.toFixed(2).padStart(7)} ms  RSS ${(r.rssMaxBytes / 2 ** 20).toFixed(0)} MiB  server CPU ${(r.targetCpuPct ?? 0).toFixed(0)} %  other load ${r.otherCpuPct.toFixed(0)} %${r.walMaxBytes !== undefined ? `  WAL max ${(r.walMaxBytes / 2 ** 20).toFixed(1)} MiB` : ''}${r.diskReadBytes !== undefined ? `  disk read ${(r.diskReadBytes / 2 ** 20).toFixed(1)} MiB` : ''}${r.non2xx ? `  ${r.non2xx} non-2xx` : ''}`
   : `  ${r.workload.padEnd(13)} ${r.notes.join('; ')}`;
 
 log(`PartnerKit benchmark: ${results.mode} plan, ${selected.length} target(s); servers on core ${PLAN.serverCore}, wrk on core ${PLAN.loadgenCore}`);
@@ -676,7 +684,7 @@ for (const target of selected) {
       log(`  interleaved with ${smallSqlite}: ${w === 'patch' ? 'seed PATCH' : 'PATCH of a random user'}, ${PLAN.runs} pairs`);
       const sp = await scalePairs(keptSmall, { target, running }, w);
       results.scalePairs.push(sp);
-      for (const p of sp.pairs) log(`    ${smallSqlite} ${Math.round(p.small.rps)} req/s → ${largeSqlite} ${Math.round(p.large.rps)} req/s (${((100 * p.large.rps) / p.small.rps).toFixed(1)} %)`);
+      for (const p of sp.pairs) log(`    ${smallSqlite} ${Math.round(p.small.rps)} req/s → ${largeSqlite} ${Math.round(p.large.rps)} req/s (${((100 * p.large.rps) / p.small.rps).toFixed(1)} %)${readNote(p.large)}`);
     }
   } finally {
     if (target.name === smallSqlite && pairsWanted) {

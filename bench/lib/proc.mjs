@@ -204,6 +204,19 @@ export function memoryOf(pid) {
   return { rss, hwm };
 }
 
+/**
+ * Bytes the process (all its threads) has had read from the storage layer (`read_bytes` of /proc/<pid>/io): reads
+ * the page cache did not answer. Undefined when the file cannot be read.
+ */
+export function diskReadBytes(pid) {
+  try {
+    const m = /^read_bytes:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Runs a command to completion and returns its output (for versions and setup steps). Bounded by `timeoutMs`. */
 export function runSync(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000, cwd: opts.cwd, stdio: opts.stdio ?? 'pipe' });

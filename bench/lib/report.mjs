@@ -142,6 +142,7 @@ function rowNotes(r) {
   if (errs.length) n.push(`socket errors: ${errs.join(', ')}`);
   if (r.non2xx) n.push(`${r.non2xx} answers ≥ 400`);
   if (r.walMaxBytes !== undefined) n.push(`WAL max ${num(mib(r.walMaxBytes), 1)} MiB, after ${num(mib(r.walAfterBytes), 1)} MiB`);
+  if (r.diskReadBytes !== undefined) n.push(`${num(mib(r.diskReadBytes), 1)} MiB read from disk`);
   if (r.walMaxBytes > 256 * MiB) n.push('**the WAL grew past 256 MiB: automatic checkpoints are not keeping up (an unfinished statement?)**');
   return n.join('; ');
 }
@@ -180,9 +181,12 @@ export function toMarkdown(results) {
     if (set.rounds.length === 0) continue;
     out.push(`### Interleaved: ${set.workload}, ${set.targets.join(' / ')}`);
     out.push('');
-    out.push(`| round | ${set.targets.map((t) => `${t} req/s (req/CPU-s, p99 ms)`).join(' | ')} |`);
+    // MiB read from disk, for the SQLite targets that measured it (a store whose pages left the page cache).
+    const disk = new Set(set.targets.filter((t) => set.rounds.some((r) => r[t]?.diskReadBytes !== undefined)));
+    out.push(`| round | ${set.targets.map((t) => `${t} req/s (req/CPU-s, p99 ms${disk.has(t) ? ', MiB read from disk' : ''})`).join(' | ')} |`);
     out.push(`|---|${set.targets.map(() => '---:').join('|')}|`);
-    set.rounds.forEach((r, i) => out.push(`| ${String(i + 1)} | ${set.targets.map((t) => (r[t] ? `${num(r[t].rps)} (${num(r[t].reqPerCpuSecond)}${r[t].p99Ms !== undefined ? `, ${num(r[t].p99Ms, 2)}` : ''})` : '—')).join(' | ')} |`));
+    const cell = (t, x) => `${num(x.rps)} (${num(x.reqPerCpuSecond)}${x.p99Ms !== undefined ? `, ${num(x.p99Ms, 2)}` : ''}${disk.has(t) ? `, ${num(mib(x.diskReadBytes), 1)}` : ''})`;
+    set.rounds.forEach((r, i) => out.push(`| ${String(i + 1)} | ${set.targets.map((t) => (r[t] ? cell(t, r[t]) : '—')).join(' | ')} |`));
     out.push('');
   }
   out.push('## Targets');
