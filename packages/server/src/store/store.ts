@@ -1532,19 +1532,22 @@ export class Store extends StoreTx {
   /** Reads of users outside transactions on PostgreSQL, sent together (see `getUser`). */
   private readonly userReads: TurnBatch<{ customerId: string; userId: string }, UserRecord | undefined>;
 
-  /** PostgreSQL: the users asked for in one turn, read with one statement (one alone as `StoreTx.getUser`). */
+  /** PostgreSQL: the users asked for in one turn, read with one statement. */
   private async readUsers(keys: { customerId: string; userId: string }[]): Promise<(UserRecord | undefined)[]> {
-    if (keys.length === 1) {
-      const [one] = keys as [(typeof keys)[number]];
-      return [await super.getUser(one.customerId, one.userId)];
-    }
-    return (await this.rowsByKeys<Selectable<UsersTable>>(SQL.usersByIds, keys)).map((r) => r && toUser(r));
+    return (await this.rowsByKeys<Selectable<UsersTable>>(SQL.user, SQL.usersByIds, keys)).map((r) => r && toUser(r));
   }
 
-  /** Each key's user row (its customer's), read by `q` with the keys' ids as one array parameter. */
-  private async rowsByKeys<R extends Selectable<UsersTable>>(q: FixedSql, keys: readonly { customerId: string; userId: string }[]): Promise<(R | undefined)[]> {
+  /**
+   * Each key's user row (its customer's): one key by `one` (its id and customer), several by `many` with the keys'
+   * ids as one array parameter (PostgreSQL).
+   */
+  private async rowsByKeys<R extends Selectable<UsersTable>>(one: FixedSql, many: FixedSql, keys: readonly { customerId: string; userId: string }[]): Promise<(R | undefined)[]> {
+    if (keys.length === 1) {
+      const [k] = keys as [(typeof keys)[number]];
+      return [(await this.run<R>(one, [k.userId.toLowerCase(), k.customerId])).rows[0]];
+    }
     const ids = [...new Set(keys.map((k) => k.userId.toLowerCase()))];
-    const byId = new Map((await this.run<R>(q, [ids])).rows.map((r) => [r.id, r]));
+    const byId = new Map((await this.run<R>(many, [ids])).rows.map((r) => [r.id, r]));
     return keys.map((k) => {
       const r = byId.get(k.userId.toLowerCase());
       return r !== undefined && r.customer_id === k.customerId ? r : undefined;
@@ -1558,11 +1561,7 @@ export class Store extends StoreTx {
   private async readUsersWithVersion(keys: { customerId: string; userId: string }[]): Promise<(VersionedUser | undefined)[]> {
     type Row = Selectable<UsersTable> & { row_version: string };
     const versioned = (r: Row | undefined): VersionedUser | undefined => r && { user: toUser(r), version: r.row_version };
-    if (keys.length === 1) {
-      const [one] = keys as [(typeof keys)[number]];
-      return [versioned((await this.run<Row>(SQL.userWithVersion, [one.userId.toLowerCase(), one.customerId])).rows[0])];
-    }
-    return (await this.rowsByKeys<Row>(SQL.usersWithVersionByIds, keys)).map(versioned);
+    return (await this.rowsByKeys<Row>(SQL.userWithVersion, SQL.usersWithVersionByIds, keys)).map(versioned);
   }
 
   /** Claims of request ids outside transactions on PostgreSQL, sent together (see `claimIdempotency`). */
