@@ -39,6 +39,26 @@ export function interleavedRounds(count, rounds, measure, onRound = () => undefi
   return all;
 }
 
+/**
+ * The prepared statements of one changing PATCH of a user's usage location: the user's read (`all`: stepped to its
+ * end) and update, the audit record's and the replay record's inserts (14 and 8 values, in the order of the server's
+ * columns), the savepoint each PATCH runs in and its release.
+ */
+export function prepareWrites(db) {
+  return {
+    read: db.prepare('select * from users where id = ? and customer_id = ?'),
+    update: db.prepare('update users set usage_location = ? where id = ?'),
+    audit: db.prepare(`insert into audit_records (id, partner_id, customer_id, customer_name, caller_upn, application_id, resource_type,
+    old_value, new_value, operation_type, correlation_id, operation_date, operation_status, customized_data) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+    // The server inserts a new id's record (it finds a key's record in memory: store/replay-keys.ts).
+    replay: db.prepare(`insert into idempotency (partner_id, request_id, fingerprint, status, headers, body, created_at, claim_id)
+    values (?,?,?,?,?,?,?,?)`),
+    savepoint: db.prepare('savepoint pk_tx'),
+    release: db.prepare('release pk_tx'),
+    rollback: db.prepare('rollback to pk_tx'),
+  };
+}
+
 /** Nanoseconds spent in each step of the PATCHes run with it (see `patchStatements`). */
 export const newSteps = () => ({ read: 0n, update: 0n, audit: 0n, replay: 0n });
 
@@ -48,15 +68,7 @@ export const newSteps = () => ({ read: 0n, update: 0n, audit: 0n, replay: 0n });
  * audit record's old and new values and the replay answer (the server writes about 430 characters for each).
  */
 export function patchStatements(db, { partnerId, customerId, value }) {
-  const read = db.prepare('select * from users where id = ? and customer_id = ?');
-  const update = db.prepare('update users set usage_location = ? where id = ?');
-  const audit = db.prepare(`insert into audit_records (id, partner_id, customer_id, customer_name, caller_upn, application_id, resource_type,
-    old_value, new_value, operation_type, correlation_id, operation_date, operation_status, customized_data) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
-  // The server inserts a new id's record (it finds a key's record in memory: store/replay-keys.ts).
-  const replay = db.prepare(`insert into idempotency (partner_id, request_id, fingerprint, status, headers, body, created_at, claim_id)
-    values (?,?,?,?,?,?,?,?)`);
-  const savepoint = db.prepare('savepoint pk_tx');
-  const release = db.prepare('release pk_tx');
+  const { read, update, audit, replay, savepoint, release } = prepareWrites(db);
   const headers = JSON.stringify({ 'content-type': 'application/json; charset=utf-8' });
   const now = process.hrtime.bigint;
   let ticks = 639_320_000_000_000_000n;

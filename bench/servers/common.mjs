@@ -15,7 +15,7 @@ export function args() {
   return out;
 }
 
-const USER_ROUTE = /^\/v1\/customers\/([^/?]+)\/users\/([^/?]+)$/;
+export const USER_ROUTE = /^\/v1\/customers\/([^/?]+)\/users\/([^/?]+)$/;
 
 export function send(res, status, body) {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -42,11 +42,18 @@ export function serveUsers(port, onUser) {
         .catch((err) => send(res, 500, { error: String(err) }));
     });
   });
+  return listen(server, port);
+}
+
+/**
+ * Listens on 127.0.0.1 (`port` 0: any free one), prints the listening line the harness waits for, and bounds the
+ * server's life: it ends when the harness is gone (re-parented) and on SIGTERM.
+ */
+export function listen(server, port) {
   server.keepAliveTimeout = 72_000;
   server.listen(Number(port ?? 0), '127.0.0.1', () => {
     process.stdout.write(`listening on http://127.0.0.1:${server.address().port}\n`);
   });
-  // Bounded life: ends when the harness is gone (re-parented) and on SIGTERM.
   const parent = process.ppid;
   setInterval(() => {
     if (process.ppid !== parent) process.exit(0);

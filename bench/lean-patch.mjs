@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// How far PartnerKit's seed PATCH on SQLite is from a lean design with the same writes: the bare node:http ceiling
+// (servers/node-http.mjs), the lean bound (servers/lean-patch.mjs: PartnerKit's SQLite writes and about its request
+// work, as one function on bare node:http) and PartnerKit itself (the built server, demo data set), each pinned to the
+// server core and driven by wrk on the other as `npm run bench` does, in interleaved rounds (each round starts with
+// another target). Prints each run and the medians of the rounds' ratios. Loopback only; bounded by count; stops by
+// itself and stops what it started.
+//
+//   node bench/lean-patch.mjs [--rounds 3] [--seconds 10]
+//   npm run lean-patch --prefix bench
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { demo, fetchToken, prepareSqliteDataset, SQLITE_FILE, startPartnerKit } from './lib/partnerkit.mjs';
+import { installExitHandlers, runCleanups, SERVER_CORE, startPinned, waitForOutput, waitHealthy } from './lib/proc.mjs';
+import { median } from './lib/report.mjs';
+import { runWrk } from './lib/wrk.mjs';
+
+const { values: opts } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '10' } } });
+const rounds = Number(opts.rounds);
+const seconds = Number(opts.seconds);
+if (!(rounds >= 1 && rounds <= 10) || !(seconds >= 3 && seconds <= 30)) {
+  console.error('lean-patch: --rounds 1..10, --seconds 3..30');
+  process.exit(2);
+}
+const WARM_UP_S = 3;
+const CONNECTIONS = 50;
+const SERVERS = fileURLToPath(new URL('./servers/', import.meta.url));
+
+installExitHandlers(console.error);
+const work = mkdtempSync(join(tmpdir(), 'pk-lean-patch-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+const d = await demo();
+const source = join(work, 'source');
+await prepareSqliteDataset({ dir: source, users: 0, cacheRoot: join(work, 'cache'), log: console.log });
+
+async function startScript(script, args) {
+  const handle = startPinned(SERVER_CORE, process.execPath, [join(SERVERS, script), ...args]);
+  const m = await waitForOutput(handle, /listening on (\S+)/, 60_000);
+  await waitHealthy(`${m[1]}/healthz`, handle, 10_000);
+  return { handle, baseUrl: m[1] };
+}
+
+const leanFile = join(work, 'lean.sqlite');
+copyFileSync(join(source, SQLITE_FILE), leanFile);
+const leanToken = randomBytes(32).toString('base64url');
+const pkDir = join(work, 'pk');
+rmSync(pkDir, { recursive: true, force: true });
+const pk = await startPartnerKit({ dataDir: pkDir });
+const targets = [
+  { name: 'node-http', ...(await startScript('node-http.mjs', ['--port', '0'])), token: '' },
+  { name: 'lean', ...(await startScript('lean-patch.mjs', ['--port', '0', '--db', leanFile, '--token', leanToken, '--partner', d.tenantId])), token: leanToken },
+  { name: 'partnerkit', ...pk, token: await fetchToken(pk.baseUrl, d) },
+];
+
+/** CPU ticks (all threads) the process has used. */
+const ticks = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]);
+};
+const TICKS_PER_S = 100;
+
+async function measure(t) {
+  const env = { BENCH_TOKEN: t.token, BENCH_CUSTOMER: d.customerId, BENCH_SEED_USER: d.userId, BENCH_USERS: '0' };
+  const warm = await runWrk({ baseUrl: t.baseUrl, workload: 'patch', seconds: WARM_UP_S, connections: CONNECTIONS, env });
+  t.requests = (t.requests ?? 0) + warm.requests;
+  const t0 = ticks(t.handle.pid);
+  const r = await runWrk({ baseUrl: t.baseUrl, workload: 'patch', seconds, connections: CONNECTIONS, env });
+  const cpuS = (ticks(t.handle.pid) - t0) / TICKS_PER_S;
+  const failed = r.non2xx + r.errors.connect + r.errors.read + r.errors.write + r.errors.timeout;
+  if (failed > 0) throw new Error(`${t.name}: ${String(failed)} requests failed or were refused`);
+  t.requests += r.requests;
+  return { rps: r.rps, perCpuS: cpuS > 0 ? r.requests / cpuS : NaN, p99: r.latency.p99 };
+}
+
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const pct = (x) => `${(100 * x).toFixed(1)} %`;
+const results = targets.map(() => []);
+try {
+  console.log(`seed PATCH, wrk -t1 -c${String(CONNECTIONS)} -d${String(seconds)}s after ${String(WARM_UP_S)} s of warm-up; ${String(rounds)} interleaved rounds`);
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < targets.length; k++) {
+      const i = (k + round) % targets.length;
+      const m = await measure(targets[i]);
+      results[i].push(m);
+      console.log(`  round ${String(round + 1)}  ${targets[i].name.padEnd(10)} ${fmt(m.rps).padStart(7)} req/s  ${fmt(m.perCpuS).padStart(7)} req/CPU-s  p99 ${m.p99.toFixed(2)} ms`);
+    }
+  }
+} finally {
+  for (const t of targets) await t.handle.stop(5000);
+  await runCleanups();
+}
+
+// The lean bound must have written what PartnerKit writes: an audit record (the country changes at every PATCH) and a
+// replay record per PATCH.
+const written = new Database(leanFile, { readonly: true });
+const count = (table) => Number(written.prepare(`select count(*) as n from ${table}`).get().n);
+const [audits, replays] = [count('audit_records'), count('idempotency')];
+written.close();
+const leanRequests = targets[1].requests;
+console.log(`lean: ${fmt(leanRequests)} PATCHes answered, ${fmt(audits)} audit records and ${fmt(replays)} replay records in its file`);
+if (replays < leanRequests || audits < 0.9 * leanRequests) throw new Error('the lean bound did not write a replay record and an audit record per PATCH');
+
+const [ceiling, lean, partnerkit] = results;
+const ratio = (a, b, key) => median(a.map((x, r) => x[key] / b[r][key]));
+console.log('medians of the rounds\' ratios (req/s; req/CPU-s):');
+console.log(`  lean against the ceiling        ${pct(ratio(lean, ceiling, 'rps'))}; ${pct(ratio(lean, ceiling, 'perCpuS'))}`);
+console.log(`  PartnerKit against the ceiling  ${pct(ratio(partnerkit, ceiling, 'rps'))}; ${pct(ratio(partnerkit, ceiling, 'perCpuS'))}`);
+console.log(`  PartnerKit against lean         ${pct(ratio(partnerkit, lean, 'rps'))}; ${pct(ratio(partnerkit, lean, 'perCpuS'))}`);
