@@ -46,7 +46,9 @@ async function startScript(script, args) {
 }
 
 const leanFile = join(work, 'lean.sqlite');
+const leanFastifyFile = join(work, 'lean-fastify.sqlite');
 copyFileSync(join(source, SQLITE_FILE), leanFile);
+copyFileSync(join(source, SQLITE_FILE), leanFastifyFile);
 const leanToken = randomBytes(32).toString('base64url');
 const pkDir = join(work, 'pk');
 rmSync(pkDir, { recursive: true, force: true });
@@ -54,6 +56,11 @@ const pk = await startPartnerKit({ dataDir: pkDir });
 const targets = [
   { name: 'node-http', ...(await startScript('node-http.mjs', ['--port', '0'])), token: '' },
   { name: 'lean', ...(await startScript('lean-patch.mjs', ['--port', '0', '--db', leanFile, '--token', leanToken, '--partner', d.tenantId])), token: leanToken },
+  {
+    name: 'lean+fastify',
+    ...(await startScript('lean-patch.mjs', ['--port', '0', '--db', leanFastifyFile, '--token', leanToken, '--partner', d.tenantId, '--fastify', '1'])),
+    token: leanToken,
+  },
   { name: 'partnerkit', ...pk, token: await fetchToken(pk.baseUrl, d) },
 ];
 
@@ -87,7 +94,7 @@ try {
       const i = (k + round) % targets.length;
       const m = await measure(targets[i]);
       results[i].push(m);
-      console.log(`  round ${String(round + 1)}  ${targets[i].name.padEnd(10)} ${fmt(m.rps).padStart(7)} req/s  ${fmt(m.perCpuS).padStart(7)} req/CPU-s  p99 ${m.p99.toFixed(2)} ms`);
+      console.log(`  round ${String(round + 1)}  ${targets[i].name.padEnd(12)} ${fmt(m.rps).padStart(7)} req/s  ${fmt(m.perCpuS).padStart(7)} req/CPU-s  p99 ${m.p99.toFixed(2)} ms`);
     }
   }
 } finally {
@@ -95,19 +102,24 @@ try {
   await runCleanups();
 }
 
-// The lean bound must have written what PartnerKit writes: an audit record (the country changes at every PATCH) and a
-// replay record per PATCH.
-const written = new Database(leanFile, { readonly: true });
-const count = (table) => Number(written.prepare(`select count(*) as n from ${table}`).get().n);
-const [audits, replays] = [count('audit_records'), count('idempotency')];
-written.close();
-const leanRequests = targets[1].requests;
-console.log(`lean: ${fmt(leanRequests)} PATCHes answered, ${fmt(audits)} audit records and ${fmt(replays)} replay records in its file`);
-if (replays < leanRequests || audits < 0.9 * leanRequests) throw new Error('the lean bound did not write a replay record and an audit record per PATCH');
+// The lean bounds must have written what PartnerKit writes: an audit record (the country changes at almost every
+// PATCH) and a replay record per PATCH.
+for (const [i, file] of [[1, leanFile], [2, leanFastifyFile]]) {
+  const written = new Database(file, { readonly: true });
+  const count = (table) => Number(written.prepare(`select count(*) as n from ${table}`).get().n);
+  const [audits, replays] = [count('audit_records'), count('idempotency')];
+  written.close();
+  const { name, requests } = targets[i];
+  console.log(`${name}: ${fmt(requests)} PATCHes answered, ${fmt(audits)} audit records and ${fmt(replays)} replay records in its file`);
+  if (replays < requests || audits < 0.9 * requests) throw new Error(`${name} did not write a replay record and an audit record per PATCH`);
+}
 
-const [ceiling, lean, partnerkit] = results;
+const [ceiling, lean, leanFastify, partnerkit] = results;
 const ratio = (a, b, key) => median(a.map((x, r) => x[key] / b[r][key]));
 console.log('medians of the rounds\' ratios (req/s; req/CPU-s):');
-console.log(`  lean against the ceiling        ${pct(ratio(lean, ceiling, 'rps'))}; ${pct(ratio(lean, ceiling, 'perCpuS'))}`);
-console.log(`  PartnerKit against the ceiling  ${pct(ratio(partnerkit, ceiling, 'rps'))}; ${pct(ratio(partnerkit, ceiling, 'perCpuS'))}`);
-console.log(`  PartnerKit against lean         ${pct(ratio(partnerkit, lean, 'rps'))}; ${pct(ratio(partnerkit, lean, 'perCpuS'))}`);
+console.log(`  lean against the ceiling         ${pct(ratio(lean, ceiling, 'rps'))}; ${pct(ratio(lean, ceiling, 'perCpuS'))}`);
+console.log(`  lean+fastify against the ceiling ${pct(ratio(leanFastify, ceiling, 'rps'))}; ${pct(ratio(leanFastify, ceiling, 'perCpuS'))}`);
+console.log(`  PartnerKit against the ceiling   ${pct(ratio(partnerkit, ceiling, 'rps'))}; ${pct(ratio(partnerkit, ceiling, 'perCpuS'))}`);
+console.log(`  lean+fastify against lean        ${pct(ratio(leanFastify, lean, 'rps'))}; ${pct(ratio(leanFastify, lean, 'perCpuS'))}`);
+console.log(`  PartnerKit against lean+fastify  ${pct(ratio(partnerkit, leanFastify, 'rps'))}; ${pct(ratio(partnerkit, leanFastify, 'perCpuS'))}`);
+console.log(`  PartnerKit against lean          ${pct(ratio(partnerkit, lean, 'rps'))}; ${pct(ratio(partnerkit, lean, 'perCpuS'))}`);

@@ -7,11 +7,12 @@
 // memory), the body parsed and checked, the request id looked up in a set, a SHA-256 fingerprint, PartnerKit's 14
 // answer headers. No framework, no logging, no layers. Not a product: what a design with the same writes could reach.
 //
-//   node lean-patch.mjs --db FILE --token TOKEN --partner ID [--port N]
+//   node lean-patch.mjs --db FILE --token TOKEN --partner ID [--port N] [--fastify 1]
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { setImmediate } from 'node:timers';
 import Database from 'better-sqlite3';
+import Fastify from 'fastify';
 import { prepareWrites } from '../lib/sqlite-patch.mjs';
 import { wireUser } from '../lib/users.mjs';
 import { args, listen, USER_ROUTE } from './common.mjs';
@@ -39,6 +40,13 @@ const FIXED_HEADERS = [
   'referrer-policy', 'no-referrer', 'x-content-type-options', 'nosniff', 'x-frame-options', 'DENY', 'ms-serverid', 'PK000001',
 ];
 const COUNTRY = /^[A-Za-z]{2}$/;
+
+/** PartnerKit's answer headers but the content type and length, as an object. */
+function fastifyHeaders(requestId) {
+  const out = { 'ms-requestid': requestId, 'ms-correlationid': randomUUID(), 'ms-cv': `${randomBytes(12).toString('base64url')}.0` };
+  for (let i = 0; i < FIXED_HEADERS.length; i += 2) out[FIXED_HEADERS[i]] = FIXED_HEADERS[i + 1];
+  return out;
+}
 
 function send(res, status, body, requestId) {
   res.writeHead(status, [
@@ -100,50 +108,76 @@ function commitTurn() {
   checkpointer.committed();
   batch.forEach((p, i) => {
     const answer = answers[i];
-    if (answer instanceof Error) send(p.res, 500, '{"code":500}', p.requestId);
-    else if (answer === undefined) send(p.res, 404, '{"code":600008}', p.requestId);
+    if (answer instanceof Error) p.respond(500, '{"code":500}', p.requestId);
+    else if (answer === undefined) p.respond(404, '{"code":600008}', p.requestId);
     else {
       replayKeys.add(`${p.actor.partnerId}\n${p.requestId}`);
-      send(p.res, 200, answer, p.requestId);
+      p.respond(200, answer, p.requestId);
     }
   });
 }
 
-const server = createServer((req, res) => {
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => {
-    const requestId = req.headers['ms-requestid'] ?? randomUUID();
-    if (req.url === '/healthz') return send(res, 200, '{"status":"ok"}', requestId);
-    const actor = actors.get(req.headers.authorization);
-    if (actor === undefined) return send(res, 401, '{"code":401}', requestId);
-    const m = USER_ROUTE.exec(req.url);
-    if (req.method !== 'PATCH' || m === null) return send(res, 404, '{"code":404}', requestId);
-    let customer = customers.get(m[1]);
-    if (customer === undefined) {
-      customer = customerById.get(m[1]) ?? null;
-      customers.set(m[1], customer);
-    }
-    if (customer === null) return send(res, 403, '{"code":403}', requestId);
-    const text = Buffer.concat(chunks).toString('utf8');
-    let body;
+/**
+ * One request, whichever HTTP layer read it: `body` is the parsed JSON when that layer parsed it (its text, for the
+ * fingerprint, is then the parsed value's JSON, as PartnerKit makes it), else it is parsed from `text` here.
+ * `respond(status, text, requestId)` answers, at once or after the turn's commit.
+ */
+function accept(method, url, headers, text, body, respond) {
+  const requestId = headers['ms-requestid'] ?? randomUUID();
+  const actor = actors.get(headers.authorization);
+  if (actor === undefined) return respond(401, '{"code":401}', requestId);
+  const m = USER_ROUTE.exec(url);
+  if (method !== 'PATCH' || m === null) return respond(404, '{"code":404}', requestId);
+  let customer = customers.get(m[1]);
+  if (customer === undefined) {
+    customer = customerById.get(m[1]) ?? null;
+    customers.set(m[1], customer);
+  }
+  if (customer === null) return respond(403, '{"code":403}', requestId);
+  if (body === undefined) {
     try {
       body = JSON.parse(text);
     } catch {
-      return send(res, 400, '{"code":400}', requestId);
+      return respond(400, '{"code":400}', requestId);
     }
-    const bad = typeof body !== 'object' || body === null
-      || (body.usageLocation !== undefined && !(typeof body.usageLocation === 'string' && COUNTRY.test(body.usageLocation)))
-      || (body.attributes?.objectType !== undefined && body.attributes.objectType !== 'CustomerUser');
-    if (bad) return send(res, 400, '{"code":400}', requestId);
-    if (replayKeys.has(`${actor.partnerId}\n${requestId}`)) return send(res, 409, '{"code":409}', requestId);
-    turn.push({
-      res, actor, customer, requestId, correlationId: randomUUID(), userId: m[2].toLowerCase(),
-      usageLocation: body.usageLocation?.toUpperCase(),
-      fingerprint: createHash('sha256').update(`PATCH ${req.url}\n${text}`).digest('base64url'),
-    });
-    // After pending I/O: the PATCHes read in this turn of the event loop share the commit.
-    if (turn.length === 1) setImmediate(commitTurn);
+  }
+  const bad = typeof body !== 'object' || body === null
+    || (body.usageLocation !== undefined && !(typeof body.usageLocation === 'string' && COUNTRY.test(body.usageLocation)))
+    || (body.attributes?.objectType !== undefined && body.attributes.objectType !== 'CustomerUser');
+  if (bad) return respond(400, '{"code":400}', requestId);
+  if (replayKeys.has(`${actor.partnerId}\n${requestId}`)) return respond(409, '{"code":409}', requestId);
+  turn.push({
+    respond, actor, customer, requestId, correlationId: randomUUID(), userId: m[2].toLowerCase(),
+    usageLocation: body.usageLocation?.toUpperCase(),
+    fingerprint: createHash('sha256').update(`PATCH ${url}\n${text}`).digest('base64url'),
   });
-});
-listen(server, a.port);
+  // After pending I/O: the PATCHes read in this turn of the event loop share the commit.
+  if (turn.length === 1) setImmediate(commitTurn);
+  return undefined;
+}
+
+if (a.fastify === undefined) {
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const respond = (status, text, requestId) => send(res, status, text, requestId);
+      if (req.url === '/healthz') return respond(200, '{"status":"ok"}', randomUUID());
+      return accept(req.method, req.url, req.headers, Buffer.concat(chunks).toString('utf8'), undefined, respond);
+    });
+  });
+  listen(server, a.port);
+} else {
+  // `--fastify 1`: the same request work as a Fastify route (its JSON body parser, its reply), to tell the
+  // framework's share from the rest.
+  const app = Fastify({ logger: false });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.patch('/v1/customers/:customerId/users/:userId', (req, reply) => {
+    accept('PATCH', req.url, req.headers, JSON.stringify(req.body), req.body, (status, text, requestId) => {
+      reply.code(status).headers(fastifyHeaders(requestId)).type('application/json; charset=utf-8').send(text);
+    });
+    return reply;
+  });
+  await app.ready();
+  listen(app.server, a.port);
+}
