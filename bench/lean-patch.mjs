@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { demo, fetchToken, prepareSqliteDataset, SQLITE_FILE, startPartnerKit } from './lib/partnerkit.mjs';
-import { installExitHandlers, runCleanups, SERVER_CORE, startPinned, waitForOutput, waitHealthy } from './lib/proc.mjs';
+import { installExitHandlers, runCleanups, startScript } from './lib/proc.mjs';
 import { median } from './lib/report.mjs';
 import { runWrk } from './lib/wrk.mjs';
 
@@ -38,13 +38,6 @@ const d = await demo();
 const source = join(work, 'source');
 await prepareSqliteDataset({ dir: source, users: 0, cacheRoot: join(work, 'cache'), log: console.log });
 
-async function startScript(script, args) {
-  const handle = startPinned(SERVER_CORE, process.execPath, [join(SERVERS, script), ...args]);
-  const m = await waitForOutput(handle, /listening on (\S+)/, 60_000);
-  await waitHealthy(`${m[1]}/healthz`, handle, 10_000);
-  return { handle, baseUrl: m[1] };
-}
-
 const leanFile = join(work, 'lean.sqlite');
 const leanFastifyFile = join(work, 'lean-fastify.sqlite');
 copyFileSync(join(source, SQLITE_FILE), leanFile);
@@ -54,11 +47,11 @@ const pkDir = join(work, 'pk');
 rmSync(pkDir, { recursive: true, force: true });
 const pk = await startPartnerKit({ dataDir: pkDir });
 const targets = [
-  { name: 'node-http', ...(await startScript('node-http.mjs', ['--port', '0'])), token: '' },
-  { name: 'lean', ...(await startScript('lean-patch.mjs', ['--port', '0', '--db', leanFile, '--token', leanToken, '--partner', d.tenantId])), token: leanToken },
+  { name: 'node-http', ...(await startScript(join(SERVERS, 'node-http.mjs'), ['--port', '0'])), token: '' },
+  { name: 'lean', ...(await startScript(join(SERVERS, 'lean-patch.mjs'), ['--port', '0', '--db', leanFile, '--token', leanToken, '--partner', d.tenantId])), token: leanToken },
   {
     name: 'lean+fastify',
-    ...(await startScript('lean-patch.mjs', ['--port', '0', '--db', leanFastifyFile, '--token', leanToken, '--partner', d.tenantId, '--fastify', '1'])),
+    ...(await startScript(join(SERVERS, 'lean-patch.mjs'), ['--port', '0', '--db', leanFastifyFile, '--token', leanToken, '--partner', d.tenantId, '--fastify', '1'])),
     token: leanToken,
   },
   { name: 'partnerkit', ...pk, token: await fetchToken(pk.baseUrl, d) },

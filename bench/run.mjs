@@ -114,7 +114,7 @@ const pk = await import('./lib/partnerkit.mjs');
 const { machineNotes, versions, sqliteVersionOf } = await import('./lib/env.mjs');
 const { ceilingFor, evaluateGoals, median, toMarkdown } = await import('./lib/report.mjs');
 const { BULK_ID_PREFIX, bulkId } = await import('./lib/users.mjs');
-const { SERVER_CORE, startPinned, waitForOutput, waitHealthy, freePort, memoryOf, onCleanup, cpuSnapshot, foreignCpuSeconds, cpuSecondsOf, isPostgresFor, diskReadBytes } = proc;
+const { SERVER_CORE, startPinned, startScript, waitHealthy, freePort, memoryOf, onCleanup, cpuSnapshot, foreignCpuSeconds, cpuSecondsOf, isPostgresFor, diskReadBytes } = proc;
 
 proc.installExitHandlers(log);
 
@@ -195,19 +195,6 @@ async function probe(baseUrl, workload, env) {
 }
 
 // ---- targets ----------------------------------------------------------------------------------------------------
-async function startScript(script, args) {
-  const handle = startPinned(SERVER_CORE, process.execPath, [join(BENCH, 'servers', script), ...args]);
-  try {
-    const t0 = performance.now();
-    const m = await waitForOutput(handle, /listening on (\S+)/, 120_000);
-    await waitHealthy(`${m[1]}/healthz`, handle, 10_000);
-    return { handle, baseUrl: m[1], startMs: performance.now() - t0 };
-  } catch (err) {
-    await handle.stop(2000);
-    throw err;
-  }
-}
-
 /** Waits for a peer (no health route) to answer 200 on the user route. */
 async function startPeer(cmd, args, port, timeoutMs = 90_000) {
   const t0 = performance.now();
@@ -342,7 +329,7 @@ const TARGETS = [
   {
     name: 'node-http',
     workloads: ['patch', 'get'],
-    start: async () => ({ ...(await startScript('node-http.mjs', ['--port', '0'])), env: bulkEnv(0), notes: ['the ceiling: a fixed CustomerUser JSON'] }),
+    start: async () => ({ ...(await startScript(join(BENCH, 'servers', 'node-http.mjs'), ['--port', '0'])), env: bulkEnv(0), notes: ['the ceiling: a fixed CustomerUser JSON'] }),
   },
   {
     name: 'sqlite-baseline',
@@ -350,7 +337,7 @@ const TARGETS = [
     workloads: ['patch', 'get'],
     async start() {
       const file = join(scratch, 'baseline.sqlite');
-      const s = await startScript('sqlite-baseline.mjs', ['--port', '0', '--db', file, '--users', String(PLAN.smallUsers), '--customer', DEMO.customerId, '--seed-user', DEMO.userId]);
+      const s = await startScript(join(BENCH, 'servers', 'sqlite-baseline.mjs'), ['--port', '0', '--db', file, '--users', String(PLAN.smallUsers), '--customer', DEMO.customerId, '--seed-user', DEMO.userId]);
       return { ...s, walFile: `${file}-wal`, env: bulkEnv(PLAN.smallUsers), notes: ['UPDATE … RETURNING * stepped with .all()'] };
     },
   },
@@ -363,7 +350,7 @@ const TARGETS = [
     async start() {
       const db = await scratchDatabase('base');
       try {
-        const s = await startScript('pg-baseline.mjs', ['--port', '0', '--url', db.url, '--pool', '10', '--users', String(PLAN.smallUsers), '--customer', DEMO.customerId, '--seed-user', DEMO.userId]);
+        const s = await startScript(join(BENCH, 'servers', 'pg-baseline.mjs'), ['--port', '0', '--url', db.url, '--pool', '10', '--users', String(PLAN.smallUsers), '--customer', DEMO.customerId, '--seed-user', DEMO.userId]);
         const handle = s.handle;
         return {
           ...s, env: bulkEnv(PLAN.smallUsers), notes: ['node-postgres pool of 10, prepared statements'],

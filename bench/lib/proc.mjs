@@ -161,6 +161,23 @@ export async function waitHealthy(url, handle, timeoutMs = 30_000) {
   throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
 }
 
+/**
+ * Starts the Node script `file` (one of bench/servers/) pinned to the server core, waits for its listening line and
+ * for GET /healthz 200. Returns { handle, baseUrl, startMs } (from spawn to the listening line's read).
+ */
+export async function startScript(file, args) {
+  const handle = startPinned(SERVER_CORE, process.execPath, [file, ...args]);
+  try {
+    const t0 = performance.now();
+    const m = await waitForOutput(handle, /listening on (\S+)/, 120_000);
+    await waitHealthy(`${m[1]}/healthz`, handle, 10_000);
+    return { handle, baseUrl: m[1], startMs: performance.now() - t0 };
+  } catch (err) {
+    await handle.stop(2000);
+    throw err;
+  }
+}
+
 /** A TCP port free on 127.0.0.1 right now (for servers that cannot pick their own and report it). */
 export function freePort() {
   return new Promise((resolve, reject) => {
