@@ -20,7 +20,7 @@ import { args, listen, USER_ROUTE } from './common.mjs';
 import { Checkpointer } from '../../packages/server/dist/store/checkpointer.js';
 
 const a = args();
-if (!a.db || !a.token || !a.partner) throw new Error('usage: lean-patch.mjs --db FILE --token TOKEN --partner ID [--port N]');
+if (!a.db || !a.token || !a.partner) throw new Error('usage: lean-patch.mjs --db FILE --token TOKEN --partner ID [--port N] [--fastify 1]');
 const db = new Database(a.db, { fileMustExist: true });
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
