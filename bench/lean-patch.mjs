@@ -9,14 +9,14 @@
 //   node bench/lean-patch.mjs [--rounds 3] [--seconds 10]
 //   npm run lean-patch --prefix bench
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { demo, fetchToken, prepareSqliteDataset, SQLITE_FILE, startPartnerKit } from './lib/partnerkit.mjs';
-import { installExitHandlers, runCleanups, startScript } from './lib/proc.mjs';
+import { cpuSecondsOf, cpuSnapshot, installExitHandlers, runCleanups, startScript } from './lib/proc.mjs';
 import { median } from './lib/report.mjs';
 import { runWrk } from './lib/wrk.mjs';
 
@@ -57,20 +57,14 @@ const targets = [
   { name: 'partnerkit', ...pk, token: await fetchToken(pk.baseUrl, d) },
 ];
 
-/** CPU ticks (all threads) the process has used. */
-const ticks = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(f[11]) + Number(f[12]);
-};
-const TICKS_PER_S = 100;
-
 async function measure(t) {
   const env = { BENCH_TOKEN: t.token, BENCH_CUSTOMER: d.customerId, BENCH_SEED_USER: d.userId, BENCH_USERS: '0' };
   const warm = await runWrk({ baseUrl: t.baseUrl, workload: 'patch', seconds: WARM_UP_S, connections: CONNECTIONS, env });
   t.requests = (t.requests ?? 0) + warm.requests;
-  const t0 = ticks(t.handle.pid);
+  const cpu0 = cpuSnapshot();
   const r = await runWrk({ baseUrl: t.baseUrl, workload: 'patch', seconds, connections: CONNECTIONS, env });
-  const cpuS = (ticks(t.handle.pid) - t0) / TICKS_PER_S;
+  // The target's own CPU (all its threads: PartnerKit's and the lean server's checkpoint threads too).
+  const cpuS = cpuSecondsOf(cpu0, cpuSnapshot(), (pid) => pid === t.handle.pid, 'own');
   const failed = r.non2xx + r.errors.connect + r.errors.read + r.errors.write + r.errors.timeout;
   if (failed > 0) throw new Error(`${t.name}: ${String(failed)} requests failed or were refused`);
   t.requests += r.requests;

@@ -41,17 +41,23 @@ const FIXED_HEADERS = [
 ];
 const COUNTRY = /^[A-Za-z]{2}$/;
 
-/** PartnerKit's answer headers but the content type and length, as an object. */
+/** The answer headers that change per request, as name, value pairs. */
+const requestHeaders = (requestId) => [
+  'ms-requestid', requestId, 'ms-correlationid', randomUUID(), 'ms-cv', `${randomBytes(12).toString('base64url')}.0`,
+];
+
+/** PartnerKit's answer headers but the content type and length, as an object (for Fastify's reply). */
 function fastifyHeaders(requestId) {
-  const out = { 'ms-requestid': requestId, 'ms-correlationid': randomUUID(), 'ms-cv': `${randomBytes(12).toString('base64url')}.0` };
-  for (let i = 0; i < FIXED_HEADERS.length; i += 2) out[FIXED_HEADERS[i]] = FIXED_HEADERS[i + 1];
+  const pairs = [...FIXED_HEADERS, ...requestHeaders(requestId)];
+  const out = {};
+  for (let i = 0; i < pairs.length; i += 2) out[pairs[i]] = pairs[i + 1];
   return out;
 }
 
 function send(res, status, body, requestId) {
   res.writeHead(status, [
     ...FIXED_HEADERS, 'content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(body)),
-    'ms-requestid', requestId, 'ms-correlationid', randomUUID(), 'ms-cv', `${randomBytes(12).toString('base64url')}.0`,
+    ...requestHeaders(requestId),
   ]);
   res.end(body);
 }
