@@ -31,9 +31,12 @@ async function open(opts: CheckpointerOptions): Promise<{ db: Kysely<TestDb>; fi
   return { db, file, checkpointer, writer };
 }
 
-/** `batches` rounds of `perBatch` concurrent one-row transactions of about 1 KiB each; `each` runs after every round. */
-async function write(db: Kysely<TestDb>, batches: number, perBatch: number, each: () => void = () => undefined): Promise<number> {
-  let id = 0;
+/**
+ * `batches` rounds of `perBatch` concurrent one-row transactions of about 1 KiB each, ids from `after` + 1; `each`
+ * runs after every round. Answers the last id.
+ */
+async function write(db: Kysely<TestDb>, batches: number, perBatch: number, each: () => void = () => undefined, after = 0): Promise<number> {
+  let id = after;
   for (let b = 0; b < batches; b++) {
     await Promise.all(Array.from({ length: perBatch }, () => {
       const row = { id: ++id, padding: `${String(id)}:${'x'.repeat(1000)}` };
@@ -42,6 +45,18 @@ async function write(db: Kysely<TestDb>, batches: number, perBatch: number, each
     each();
   }
   return id;
+}
+
+/** The rows a copy of the database file holds without its WAL: those the checkpoints copied into it. */
+function rowsInFileAlone(file: string): number {
+  const copy = join(dir(), `copy${String(n)}.sqlite`);
+  copyFileSync(file, copy);
+  const alone = new BetterSqlite3(copy, { readonly: true });
+  try {
+    return (alone.prepare('select count(*) as c from rows').get() as { c: number }).c;
+  } finally {
+    alone.close();
+  }
 }
 
 async function settled(checkpointer: Checkpointer): Promise<void> {
@@ -53,22 +68,47 @@ async function settled(checkpointer: Checkpointer): Promise<void> {
 
 test('the worker copies committed batches into the database file while the writer does not checkpoint', async () => {
   // A WAL limit the writes stay far below: the writer's own (automatic) checkpoint never runs.
-  const t = await open({ restartFrames: 1_000_000, intervalMs: 5 });
+  const t = await open({ restartFrames: 1_000_000, intervalMs: 5, mainThreadFrames: 0 });
   try {
     assert.equal(t.writer.pragma('wal_autocheckpoint', { simple: true }), 1_000_000);
     const written = await write(t.db, 40, 25);
     await settled(t.checkpointer);
     assert.ok(t.checkpointer.stats.checkpoints > 0);
+    assert.equal(t.checkpointer.stats.onWriter, 0);
     assert.equal(t.checkpointer.stats.failures, 0);
     // The database file alone, without its WAL, holds every row: the worker copied them.
-    const copy = join(dir(), `copy${String(n)}.sqlite`);
-    copyFileSync(t.file, copy);
-    const alone = new BetterSqlite3(copy, { readonly: true });
-    try {
-      assert.deepEqual(alone.prepare('select count(*) as c from rows').get(), { c: written });
-    } finally {
-      alone.close();
-    }
+    assert.equal(rowsInFileAlone(t.file), written);
+  } finally {
+    await t.db.destroy();
+  }
+});
+
+test('small WALs are checkpointed by the writer itself; the first checkpoint that finds more than mainThreadFrames starts the worker', async () => {
+  const t = await open({ restartFrames: 1_000_000, intervalMs: 1, mainThreadFrames: 40 });
+  try {
+    // A few small commits: each checkpoint finds a few frames, and runs on the writer.
+    const first = await write(t.db, 3, 2);
+    await sleep(20);
+    await settled(t.checkpointer);
+    assert.equal(t.checkpointer.started, false);
+    assert.ok(t.checkpointer.stats.checkpoints > 0);
+    assert.equal(t.checkpointer.stats.onWriter, t.checkpointer.stats.checkpoints);
+    assert.ok(t.checkpointer.stats.largestLog <= 40, `${String(t.checkpointer.stats.largestLog)} frames`);
+    // The database file alone holds the rows: the writer's checkpoints copied them.
+    assert.equal(rowsInFileAlone(t.file), first);
+    // One batch of some 200 KiB: the next checkpoint finds more than 40 frames and starts the worker, which does the
+    // checkpoints after it.
+    const second = await write(t.db, 1, 200, undefined, first);
+    await settled(t.checkpointer);
+    assert.ok(t.checkpointer.stats.largestLog > 40, `${String(t.checkpointer.stats.largestLog)} frames`);
+    assert.equal(t.checkpointer.started, true);
+    const before = { ...t.checkpointer.stats };
+    await write(t.db, 5, 5, undefined, second);
+    await settled(t.checkpointer);
+    assert.ok(t.checkpointer.stats.checkpoints > before.checkpoints);
+    assert.equal(t.checkpointer.stats.onWriter, before.onWriter);
+    assert.equal(t.checkpointer.stats.failures, 0);
+    assert.deepEqual(t.writer.prepare('select count(*) as c from rows').get(), { c: second + 25 });
   } finally {
     await t.db.destroy();
   }
@@ -100,7 +140,7 @@ test('under sustained writes the WAL starts over and its file stays bounded', as
 });
 
 test("a worker that cannot start leaves the checkpoints to the writer, at SQLite's default threshold", async () => {
-  const t = await open({ restartFrames: 1_000_000, workerUrl: new URL('./no-such-checkpoint-worker.js', import.meta.url) });
+  const t = await open({ restartFrames: 1_000_000, mainThreadFrames: 0, workerUrl: new URL('./no-such-checkpoint-worker.js', import.meta.url) });
   try {
     for (let waited = 0; t.checkpointer.busy || t.writer.pragma('wal_autocheckpoint', { simple: true }) !== 1000; waited += 10) {
       if (waited > 10_000) assert.fail(`wal_autocheckpoint is ${String(t.writer.pragma('wal_autocheckpoint', { simple: true }))}`);
