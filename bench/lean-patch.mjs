@@ -13,20 +13,14 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import { numericOptions } from './lib/options.mjs';
 import { demo, fetchToken, prepareSqliteDataset, SQLITE_FILE, startPartnerKit } from './lib/partnerkit.mjs';
 import { cpuSecondsOf, cpuSnapshot, installExitHandlers, runCleanups, startScript } from './lib/proc.mjs';
 import { median } from './lib/report.mjs';
 import { runWrk } from './lib/wrk.mjs';
 
-const { values: opts } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '10' } } });
-const rounds = Number(opts.rounds);
-const seconds = Number(opts.seconds);
-if (!(rounds >= 1 && rounds <= 10) || !(seconds >= 3 && seconds <= 30)) {
-  console.error('lean-patch: --rounds 1..10, --seconds 3..30');
-  process.exit(2);
-}
+const { rounds, seconds } = numericOptions('lean-patch', { rounds: [1, 10, 3], seconds: [3, 30, 10] });
 const WARM_UP_S = 3;
 const CONNECTIONS = 50;
 const SERVERS = fileURLToPath(new URL('./servers/', import.meta.url));

@@ -13,29 +13,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { numericOptions } from './lib/options.mjs';
 import { demo, prepareSqliteDataset, ROOT, SQLITE_FILE } from './lib/partnerkit.mjs';
 import { median } from './lib/report.mjs';
 import { interleavedRounds, newSteps, openWriterCopy, patchStatements } from './lib/sqlite-patch.mjs';
 import { bulkId } from './lib/users.mjs';
 
-const { values: opts } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    batches: { type: 'string', default: '1500' },
-    'cache-kib': { type: 'string', default: '2000' },
-    'mmap-mib': { type: 'string', default: '0' },
-  },
+const { rounds, batches, 'cache-kib': cacheKiB, 'mmap-mib': mmapMiB } = numericOptions('sqlite-scale', {
+  rounds: [1, 20, 3], batches: [100, 20_000, 1500], 'cache-kib': [100, 1_048_576, 2000], 'mmap-mib': [0, 4096, 0],
 });
-const rounds = Number(opts.rounds);
-const batches = Number(opts.batches);
-const cacheKiB = Number(opts['cache-kib']);
-const mmapMiB = Number(opts['mmap-mib']);
-if (!(rounds >= 1 && rounds <= 20) || !(batches >= 100 && batches <= 20_000) || !(cacheKiB >= 100 && cacheKiB <= 1_048_576)
-  || !(mmapMiB >= 0 && mmapMiB <= 4096)) {
-  console.error('sqlite-scale: --rounds 1..20, --batches 100..20000, --cache-kib 100..1048576, --mmap-mib 0..4096');
-  process.exit(2);
-}
 const BATCH = 42;
 const WARM_BATCHES = 300;
 const SIZES = [10_000, 1_000_000];

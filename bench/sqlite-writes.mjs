@@ -12,21 +12,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { numericOptions } from './lib/options.mjs';
 import { demo, prepareSqliteDataset, SQLITE_FILE } from './lib/partnerkit.mjs';
 import { median } from './lib/report.mjs';
 import { interleavedRounds, openWriterCopy, patchStatements } from './lib/sqlite-patch.mjs';
 
-const { values: opts } = parseArgs({
-  options: { rounds: { type: 'string', default: '3' }, grow: { type: 'string', default: '2400' }, batches: { type: 'string', default: '1000' } },
-});
-const rounds = Number(opts.rounds);
-const grow = Number(opts.grow);
-const batches = Number(opts.batches);
-if (!(rounds >= 1 && rounds <= 20) || !(grow >= 0 && grow <= 20_000) || !(batches >= 10 && batches <= 20_000)) {
-  console.error('sqlite-writes: --rounds 1..20, --grow 0..20000, --batches 10..20000');
-  process.exit(2);
-}
+const { rounds, grow, batches } = numericOptions('sqlite-writes', { rounds: [1, 20, 3], grow: [0, 20_000, 2400], batches: [10, 20_000, 1000] });
 const BATCH = 42;
 
 /** Variants of the schema the migrations build: the statement that makes each (one index more). */
