@@ -51,14 +51,15 @@ export async function demo() {
 
 /**
  * Starts the built server pinned to the server core and waits for GET /healthz 200.
- * Returns { handle, baseUrl, startMs } where startMs runs from spawn to the first 200 of /healthz.
+ * Returns { handle, baseUrl, startMs } where startMs runs from spawn to the first 200 of /healthz. `env`: more
+ * environment variables for the server.
  */
-export async function startPartnerKit({ dataDir, databaseUrl, demo: withDemo = true, logLevel = 'warn', timeoutMs = 60_000 }) {
+export async function startPartnerKit({ dataDir, databaseUrl, demo: withDemo = true, logLevel = 'warn', timeoutMs = 60_000, env = {} }) {
   const args = [SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--log-level', logLevel];
   if (withDemo) args.push('--demo');
   if (databaseUrl !== undefined) args.push('--database-url', databaseUrl);
   const t0 = performance.now();
-  const handle = startPinned(SERVER_CORE, process.execPath, args, { env: SERVER_ENV });
+  const handle = startPinned(SERVER_CORE, process.execPath, args, { env: { ...SERVER_ENV, ...env } });
   try {
     const m = await waitForOutput(handle, /PartnerKit listening on (\S+)/, timeoutMs);
     const baseUrl = m[1];
