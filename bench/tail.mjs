@@ -5,8 +5,8 @@
 // the WAL file's header every 2 ms to see when the WAL starts over (its checkpoint sequence number changes); the
 // server logs its garbage collections (lib/gc-log.mjs, preloaded). For each run it prints the percentiles, the worst
 // 100-ms windows, the pauses with no answer at all (and the collections that began in them), the longest
-// collections, and the WAL's restarts. The first run starts right after the server: it shows the warm-up. Loopback only; bounded by count;
-// stops by itself and stops what it started.
+// collections, and the WAL's restarts. The first run starts right after the server: it shows the warm-up.
+// Loopback only; bounded by count; stops by itself and stops what it started.
 //
 //   node bench/tail.mjs [--runs 3] [--seconds 10] [--connections 50]
 //   npm run tail --prefix bench
