@@ -1,5 +1,5 @@
 /**
- * Checkpoints of the SQLite store, off the main thread.
+ * Checkpoints of the SQLite store: off the main thread once the store is written to in earnest.
  *
  * In WAL mode every commit appends pages to the WAL, and a checkpoint copies them back into the database file and
  * syncs it. SQLite's automatic checkpoint runs on the connection that committed, right after its commit: on the
@@ -15,7 +15,7 @@
  * stops, the writer's automatic checkpoint does the whole work as before.
  *
  * The worker starts only when a checkpoint first finds more than `mainThreadFrames` frames in the WAL. Until then
- * the checkpoints, just as often, run on the writer itself: half a millisecond for a few frames, five at most.
+ * the checkpoints, just as often, run on the writer itself: half a millisecond for a few frames, 5 ms at most.
  * Starting a thread costs some 60–95 ms of CPU on a slow machine (a Node environment of its own), which a service
  * starting on one core would otherwise spend before it is healthy (the schema and the signing key of an empty
  * store are some 70 frames, the demo data set about 100), and a store written a little never needs the thread.
@@ -33,7 +33,7 @@ export interface CheckpointWorkerData {
 export interface CheckpointerOptions {
   /** Frames (pages) in the WAL at which the writer checkpoints and the WAL starts over. */
   restartFrames?: number;
-  /** Shortest time between two of the worker's checkpoints. */
+  /** Shortest time between two checkpoints (the worker's, or the writer's own before the worker starts). */
   intervalMs?: number;
   /**
    * Most frames a checkpoint on the writer itself may find in the WAL: the first that finds more starts the worker,
