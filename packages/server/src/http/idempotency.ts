@@ -65,6 +65,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  */
 export class IdempotencyGuard {
   private readonly inflight = new Map<string, Promise<void>>();
+  /** A shared store's claims whose answer `record` wrote (their release keeps the record if the request succeeded). */
   private readonly recorded = new Set<string>();
 
   constructor(
@@ -152,12 +153,16 @@ export class IdempotencyGuard {
    * operation, which rolls back: the other request is the one that runs.
    */
   async record(tx: StoreTx, ticket: IdempotencyTicket, status: number, headers: Record<string, string>, body: string): Promise<void> {
-    const answer = { partnerId: ticket.partnerId, requestId: ticket.requestId, status, headers, body, createdAt: this.now() };
+    const { partnerId, requestId, fingerprint, claimId } = ticket;
+    const createdAt = this.now();
     if (!this.store.sharedByProcesses) {
-      await tx.saveIdempotency({ ...answer, fingerprint: ticket.fingerprint, claimId: ticket.claimId });
-      this.recorded.add(ticket.claimId);
+      // One literal, not `{ ...answer, fingerprint, claimId }`: in Node 20's V8 a literal that adds properties after
+      // a spread gives each object a hidden class of its own once the code is warm, and every PATCH would leave one
+      // in the old generation (docs/performance.md, "Garbage"). `recorded` matters only to a shared store's release.
+      await tx.saveIdempotency({ partnerId, requestId, fingerprint, status, headers, body, createdAt, claimId });
       return;
     }
+    const answer = { partnerId, requestId, status, headers, body, createdAt };
     await tx.completeIdempotency(ticket.claimId, answer, () =>
       new PartnerKitError('unavailable', 'The request took too long and another attempt with its MS-RequestId took over. Try again.', { retryAfterSeconds: 1 }));
     this.recorded.add(ticket.claimId);
