@@ -367,6 +367,35 @@ describe('IdempotencyGuard', () => {
     }
   });
 
+  test('requests with other ids do not wait for one under way, and a repeat waits only until it ends', async () => {
+    const { store, guardStore, close } = await slowStore();
+    try {
+      const guard = new IdempotencyGuard({ ...guardStore, sharedByProcesses: false });
+      const print = fingerprint('PATCH', '/v1/u/1', { displayName: 'a' });
+      const first = await guard.begin('p', 'held', print);
+      assert.ok('ticket' in first);
+      const others = await Promise.all(['o1', 'o2', 'o3'].map((id) => guard.begin('p', id, print)));
+      for (const o of others) {
+        assert.ok('ticket' in o);
+        await o.ticket.release();
+      }
+      let repeatDone = false;
+      const repeat = guard.begin('p', 'held', print).then((o) => {
+        repeatDone = true;
+        return o;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      assert.equal(repeatDone, false, 'the repeat waits while the first is under way');
+      await first.ticket.release(); // failed: nothing recorded, so the repeat runs
+      const again = await repeat;
+      assert.ok('ticket' in again);
+      await again.ticket.release();
+      assert.equal(await store.getIdempotency('p', 'held'), undefined);
+    } finally {
+      await close();
+    }
+  });
+
   test('a repeat that finds a different request answers 409, and a failed first run lets the next one run', async () => {
     const { store, guardStore, close } = await slowStore();
     try {

@@ -7,6 +7,7 @@
 import { hash, randomUUID } from 'node:crypto';
 import { PartnerKitError } from '../errors.js';
 import type { IdempotencyRecord } from '../store/records.js';
+import { ReplayKeys, replayKeyHash } from '../store/replay-keys.js';
 import { IDEMPOTENCY_PENDING, type Store, type StoreTx } from '../store/store.js';
 
 export const REPLAY_WINDOW_MS = 24 * 3_600_000;
@@ -22,6 +23,8 @@ export interface IdempotencyTicket {
   requestId: string;
   fingerprint: string;
   claimId: string;
+  /** Set by `record` once the answer is written in the operation's transaction. */
+  recorded: boolean;
   /**
    * Ends the claim once the request has been answered. Unless its answer was recorded (`record`) and committed
    * (`committed`: the request succeeded), the pending record is removed, so a repeat runs the request again.
@@ -46,9 +49,6 @@ const reused = (): PartnerKitError =>
     data: [{ header: 'MS-RequestId' }],
   });
 
-/** The in-process key of a (partner, MS-RequestId) pair. */
-const keyOf = (partnerId: string, requestId: string): string => `${partnerId}\n${requestId}`;
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -64,9 +64,15 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  *   (store/replay-keys.ts), so a new id costs no read.
  */
 export class IdempotencyGuard {
-  private readonly inflight = new Map<string, Promise<void>>();
-  /** A shared store's claims whose answer `record` wrote (their release keeps the record if the request succeeded). */
-  private readonly recorded = new Set<string>();
+  /**
+   * The (partner, MS-RequestId) pairs whose requests are under way in this process, by their hash. Typed arrays, not
+   * a Map of the pairs: a long-lived Map that each request adds to and deletes from keeps its table in the old
+   * generation, and in V8 each table it outgrows keeps the entries it held then, so the requests under way at
+   * that moment outlive their request until the next full collection (docs/performance.md, "Garbage").
+   */
+  private readonly underWay = new ReplayKeys();
+  /** Requests waiting for one under way with their hash to end (a repeat, or by chance a pair with the same hash). */
+  private readonly waiting = new Map<number, { ended: Promise<void>; end: () => void }>();
 
   constructor(
     private readonly store: IdempotencyStore,
@@ -74,17 +80,17 @@ export class IdempotencyGuard {
   ) {}
 
   async begin(partnerId: string, requestId: string, print: string): Promise<IdempotencyOutcome> {
-    const key = keyOf(partnerId, requestId);
-    for (let running = this.inflight.get(key); running; running = this.inflight.get(key)) await running;
+    const h = replayKeyHash(partnerId, requestId);
+    while (this.underWay.has(h)) await this.endOf(h);
     // Claim the id in this process before the first await below: a repeat arriving meanwhile waits for this one.
-    let resolveDone!: () => void;
-    const done = new Promise<void>((resolve) => {
-      resolveDone = resolve;
-    });
-    this.inflight.set(key, done);
+    this.underWay.add(h, 0);
     const finish = (): void => {
-      if (this.inflight.get(key) === done) this.inflight.delete(key);
-      resolveDone();
+      this.underWay.remove(h, 0);
+      const w = this.waiting.get(h);
+      if (w !== undefined) {
+        this.waiting.delete(h);
+        w.end();
+      }
     };
     try {
       const outcome = this.store.sharedByProcesses ? await this.claim(partnerId, requestId, print) : await this.lookUp(partnerId, requestId, print);
@@ -97,20 +103,34 @@ export class IdempotencyGuard {
       const release = async (committed = false): Promise<void> => {
         if (released) return;
         released = true;
-        const wasRecorded = this.recorded.delete(claimId);
         try {
-          if (this.store.sharedByProcesses && !(committed && wasRecorded)) await this.store.releaseIdempotency(partnerId, requestId, claimId);
+          if (this.store.sharedByProcesses && !(committed && ticket.recorded)) await this.store.releaseIdempotency(partnerId, requestId, claimId);
         } catch {
           // The store is unreachable: the pending record is taken over once it is stale (STALE_CLAIM_MS).
         } finally {
           finish();
         }
       };
-      return { ticket: { partnerId, requestId, fingerprint: print, claimId, release } };
+      const ticket: IdempotencyTicket = { partnerId, requestId, fingerprint: print, claimId, recorded: false, release };
+      return { ticket };
     } catch (err) {
       finish();
       throw err;
     }
+  }
+
+  /** Settles when the request under way with this hash ends. */
+  private endOf(h: number): Promise<void> {
+    let w = this.waiting.get(h);
+    if (w === undefined) {
+      let end!: () => void;
+      const ended = new Promise<void>((resolve) => {
+        end = resolve;
+      });
+      w = { ended, end };
+      this.waiting.set(h, w);
+    }
+    return w.ended;
   }
 
   /** One process owns the store: the stored answer, if any (a different request with the id is refused). */
@@ -158,14 +178,15 @@ export class IdempotencyGuard {
     if (!this.store.sharedByProcesses) {
       // One literal, not `{ ...answer, fingerprint, claimId }`: in Node 20's V8 a literal that adds properties after
       // a spread gives each object a hidden class of its own once the code is warm, and every PATCH would leave one
-      // in the old generation (docs/performance.md, "Garbage"). `recorded` matters only to a shared store's release.
+      // in the old generation (docs/performance.md, "Garbage").
       await tx.saveIdempotency({ partnerId, requestId, fingerprint, status, headers, body, createdAt, claimId });
+      ticket.recorded = true;
       return;
     }
     const answer = { partnerId, requestId, status, headers, body, createdAt };
     await tx.completeIdempotency(ticket.claimId, answer, () =>
       new PartnerKitError('unavailable', 'The request took too long and another attempt with its MS-RequestId took over. Try again.', { retryAfterSeconds: 1 }));
-    this.recorded.add(ticket.claimId);
+    ticket.recorded = true;
   }
 
   async purgeExpired(): Promise<void> {

@@ -14,14 +14,17 @@ import { openSqliteStore, SQLITE_FILE } from './sqlite.js';
 import type { Store } from './store.js';
 
 describe('ReplayKeys', () => {
-  test('finds every record it holds under its hash and no other, through growth, removals and shrinking', () => {
+  test('finds every record it holds under its hash and no other (and says whether it holds any), through growth, removals and shrinking', () => {
     const keys = new ReplayKeys();
     /** The model: seqs by hash. Few distinct hashes, so that chains are long and many records share a hash. */
     const model = new Map<number, Set<number>>();
     const next = seededRandom(12345);
     const random = (n: number): number => Math.floor(next() * n);
     const check = (): void => {
-      for (const [hash, seqs] of model) assert.deepEqual(new Set(keys.find(hash)), seqs, `hash ${String(hash)}`);
+      for (const [hash, seqs] of model) {
+        assert.deepEqual(new Set(keys.find(hash)), seqs, `hash ${String(hash)}`);
+        assert.equal(keys.has(hash), seqs.size > 0, `has ${String(hash)}`);
+      }
       assert.equal(keys.size, [...model.values()].reduce((n, s) => n + s.size, 0));
     };
     let seq = 0;

@@ -14,6 +14,9 @@
  *
  * The store keeps it exact: built from the table when the store opens, a record added once its insert has
  * committed, removed once its purge has.
+ *
+ * The idempotency guard (http/idempotency.ts) keeps a second one, of the requests under way in this process by the
+ * same key's hash (every `seq` 0), for any store.
  */
 
 import { randomInt } from 'node:crypto';
@@ -58,6 +61,15 @@ export class ReplayKeys {
   /** Bytes of its two arrays. */
   get bytes(): number {
     return this.hashes.byteLength + this.seqs.byteLength;
+  }
+
+  /** Whether any record has this hash (finds nothing new: no array). */
+  has(hash: number): boolean {
+    for (let i = hash & this.mask; ; i = (i + 1) & this.mask) {
+      const h = this.hashes[i] ?? 0;
+      if (h === 0) return false;
+      if (h === hash) return true;
+    }
   }
 
   /** The `seq` of every record whose key has this hash: usually none, or the one sought. */
