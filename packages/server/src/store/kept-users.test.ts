@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openTestStore, seedStoreUsers, suiteTempDir, TEST_ENGINE } from '../testing/harness.js';
+import { KeptUsers } from './kept-users.js';
 import type { UserRecord } from './records.js';
 import { openSqliteStore } from './sqlite.js';
 import { StoreTx, type Store } from './store.js';
@@ -171,5 +172,32 @@ describe('users kept for reads: the limit (SQLite)', () => {
     assert.notEqual(againA, keptA);
     assert.deepEqual(againA, keptA);
     assert.notEqual(await store.getUser(CUSTOMER, b.id), keptB);
+  });
+});
+
+describe('KeptUsers', () => {
+  const user = (id: string, displayName = id): UserRecord => ({ id, displayName } as UserRecord);
+
+  test('past its limit the id kept first goes first; an id kept again or dropped keeps its place', () => {
+    const kept = new KeptUsers(2);
+    kept.set('a', user('a'));
+    kept.set('b', user('b'));
+    kept.set('a', user('a', 'A2')); // a kept again: still first
+    assert.equal(kept.get('a')?.displayName, 'A2');
+    kept.set('c', user('c')); // a goes
+    assert.equal(kept.get('a'), undefined);
+    assert.equal(kept.get('b')?.displayName, 'b');
+    kept.delete('b'); // dropped, in its place
+    assert.equal(kept.get('b'), undefined);
+    kept.set('b', user('b', 'B2')); // kept again, still before c
+    kept.set('d', user('d')); // b goes, not c
+    assert.equal(kept.get('b'), undefined);
+    assert.equal(kept.get('c')?.displayName, 'c');
+    assert.equal(kept.get('d')?.displayName, 'd');
+    kept.delete('x'); // an id never kept takes no place
+    kept.set('e', user('e')); // c goes
+    assert.equal(kept.get('c'), undefined);
+    assert.equal(kept.get('d')?.displayName, 'd');
+    assert.ok(Object.isFrozen(kept.get('e')));
   });
 });

@@ -4,8 +4,12 @@ import type { UserRecord } from './records.js';
 export const MAX_WRITER_USERS = 1024;
 
 /**
- * Users kept by id (lower case), frozen and shared (whoever gets one must not change it); past `max`, the oldest set
- * goes first. The SQLite store keeps two such sets: users read outside transactions, as committed (`Store.getUser`),
+ * Users kept by id (lower case), frozen and shared (whoever gets one must not change it); past `max` ids, the id
+ * kept first goes first. An id keeps its place while it is kept again or dropped (a drop leaves the place empty):
+ * each PATCH drops its user and keeps it again, and a Map entry deleted and set anew would leave a hole in the
+ * Map's table each time; a long-lived Map's table is in the old generation, and in V8 each table it outgrows keeps
+ * the entries it held, users included, until the next full collection (docs/performance.md, "Garbage").
+ * The SQLite store keeps two such sets: users read outside transactions, as committed (`Store.getUser`),
  * and the writer's users, below.
  *
  * The writer's users are the users as the SQLite store's writer connection has them: what a transaction would read
@@ -21,7 +25,8 @@ export const MAX_WRITER_USERS = 1024;
  *   include changes that are now undone.
  */
 export class KeptUsers {
-  private readonly users = new Map<string, UserRecord>();
+  /** By id, in the order the ids were first kept; `undefined` where the user was dropped. */
+  private readonly users = new Map<string, UserRecord | undefined>();
 
   constructor(private readonly max = MAX_WRITER_USERS) {}
 
@@ -30,8 +35,7 @@ export class KeptUsers {
   }
 
   set(id: string, user: UserRecord): void {
-    this.users.delete(id);
-    if (this.users.size >= this.max) {
+    if (!this.users.has(id) && this.users.size >= this.max) {
       const oldest = this.users.keys().next();
       if (oldest.done !== true) this.users.delete(oldest.value);
     }
@@ -39,14 +43,10 @@ export class KeptUsers {
   }
 
   delete(id: string): void {
-    this.users.delete(id);
+    if (this.users.has(id)) this.users.set(id, undefined);
   }
 
   clear(): void {
     this.users.clear();
-  }
-
-  get size(): number {
-    return this.users.size;
   }
 }
