@@ -2,7 +2,7 @@
  * Checkpoints of the SQLite store run on a worker thread, and the WAL stays bounded under sustained writes.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -67,10 +67,10 @@ async function settled(checkpointer: Checkpointer): Promise<void> {
 }
 
 test('the worker copies committed batches into the database file while the writer does not checkpoint', async () => {
-  // A WAL limit the writes stay far below: the writer's own (automatic) checkpoint never runs.
+  // A WAL limit the writes stay far below: the writer's own (automatic) checkpoint, at twice it, never runs.
   const t = await open({ restartFrames: 1_000_000, intervalMs: 5, mainThreadFrames: 0 });
   try {
-    assert.equal(t.writer.pragma('wal_autocheckpoint', { simple: true }), 1_000_000);
+    assert.equal(t.writer.pragma('wal_autocheckpoint', { simple: true }), 2_000_000);
     const written = await write(t.db, 40, 25);
     await settled(t.checkpointer);
     assert.ok(t.checkpointer.stats.checkpoints > 0);
@@ -137,6 +137,77 @@ test('under sustained writes the WAL starts over and its file stays bounded', as
   }
   // The last connection to close removes the WAL.
   assert.equal(existsSync(wal), false);
+});
+
+/** The WAL header's checkpoint sequence number: it changes each time the WAL starts over. */
+function walSequence(wal: string): number | undefined {
+  if (!existsSync(wal)) return undefined;
+  const header = readFileSync(wal).subarray(0, 32);
+  return header.length < 32 ? undefined : header.readUInt32BE(12);
+}
+
+test('under steady writes the WAL starts over in pauses of the writes, once the worker has copied all of it', async () => {
+  const restartFrames = 64;
+  const t = await open({ restartFrames, intervalMs: 1, mainThreadFrames: 0 });
+  const wal = `${t.file}-wal`;
+  let restarts = 0;
+  let last: number | undefined;
+  const watch = setInterval(() => {
+    const now = walSequence(wal);
+    if (last !== undefined && now !== undefined && now !== last) restarts++;
+    last = now ?? last;
+  }, 1);
+  try {
+    // 25 writers, each one row after another with no gap: a batch is open nearly all the time, so the whole WAL is
+    // copied with no batch open only when the writes are paused for it.
+    let id = 0;
+    await Promise.all(Array.from({ length: 25 }, async () => {
+      for (let i = 0; i < 300; i++) {
+        const row = { id: ++id, padding: `${String(id)}:${'x'.repeat(1000)}` };
+        await t.db.transaction().execute((tx) => tx.insertInto('rows').values(row).execute());
+      }
+    }));
+    await settled(t.checkpointer);
+    const { pauses, restartsReady, failures, longestPauseMs } = t.checkpointer.stats;
+    assert.equal(failures, 0);
+    assert.ok(pauses > 0, 'the writes were paused for restarts');
+    // A pause ends ready unless its last checkpoint found a reader in the way or took longer than MAX_PAUSE_MS.
+    assert.ok(restartsReady > 0 && restartsReady * 2 >= pauses, `${String(restartsReady)} of ${String(pauses)} pauses ended with the whole WAL copied (longest ${longestPauseMs.toFixed(1)} ms)`);
+    // Each pause lets the next batch start the WAL over (all but maybe the last, after which nothing is written).
+    // Were the batches not held back, a batch would commit between the last checkpoint and the next one's start,
+    // and most pauses would end with no restart.
+    assert.ok(restarts >= pauses - 1, `${String(restarts)} restarts seen for ${String(pauses)} pauses`);
+    assert.deepEqual(t.writer.prepare('select count(*) as c from rows').get(), { c: 7_500 });
+  } finally {
+    clearInterval(watch);
+    await t.db.destroy();
+  }
+});
+
+test('a restart that a reader holds back does not pause the writes again at once', async () => {
+  const t = await open({ restartFrames: 64, intervalMs: 1, mainThreadFrames: 0 });
+  // A read transaction on the WAL as it is: the WAL cannot start over while it lasts.
+  const holder = new BetterSqlite3(t.file, { readonly: true });
+  try {
+    await write(t.db, 4, 25);
+    holder.exec('BEGIN');
+    holder.prepare('select count(*) from rows').get();
+    const started = performance.now();
+    let id = 100;
+    while (performance.now() - started < 600) {
+      await Promise.all(Array.from({ length: 25 }, () => {
+        const row = { id: ++id, padding: `${String(id)}:${'x'.repeat(1000)}` };
+        return t.db.transaction().execute((tx) => tx.insertInto('rows').values(row).execute());
+      }));
+    }
+    holder.exec('COMMIT');
+    await settled(t.checkpointer);
+    // In 0.6 s: the first pause, and no other before PAUSE_SPACING_MS (1 s) has passed.
+    assert.equal(t.checkpointer.stats.pauses, 1, `${String(t.checkpointer.stats.pauses)} pauses`);
+  } finally {
+    holder.close();
+    await t.db.destroy();
+  }
 });
 
 test("a worker that cannot start leaves the checkpoints to the writer, at SQLite's default threshold", async () => {

@@ -7,12 +7,19 @@
  * disk), and every request of the next batches waits behind it.
  *
  * Here a worker thread with its own connection runs a PASSIVE checkpoint (it never blocks the writer or readers)
- * whenever batches have committed since its last one, at most every `intervalMs`. The writer keeps SQLite's
- * automatic checkpoint, at `restartFrames` frames instead of 1,000: by then the worker has copied nearly all of
- * the WAL, so the writer's checkpoint copies only the last few batches, and it lets SQLite start the WAL over
- * from its beginning (which needs the whole WAL copied while no transaction is open: only the writer sees that
- * moment). So the WAL stays bounded (`journal_size_limit` trims the file back after a restart), and if the worker
- * stops, the writer's automatic checkpoint does the whole work as before.
+ * whenever batches have committed since its last one, at most every `intervalMs`. SQLite starts the WAL over from
+ * its beginning when a write begins with the whole WAL copied; under steady writes that moment does not come by
+ * itself, so once a checkpoint finds `restartFrames` frames or more, the checkpointer makes it:
+ * 1. it asks the worker for another checkpoint at once, which copies what was written during the last one;
+ * 2. then it pauses the writes (`pause`: the group commit opens no new batch; the event loop goes on, and requests
+ *    read, check and wait meanwhile) and, once no batch is open, asks for a last one, which copies the little
+ *    left and syncs; the writes go on when it has copied everything (or after `MAX_PAUSE_MS`), and the first of
+ *    them starts the WAL over.
+ * Before this the writer's own automatic checkpoint restarted the WAL, at `restartFrames` frames: it copied what
+ * the worker had not yet copied and synced the WAL and the database file on the main thread, 10–30 ms in which
+ * nothing was served, every 2 s under the seed PATCH (docs/performance.md, "Garbage"). The writer keeps it, at
+ * twice `restartFrames`, in case the worker falls behind; if the worker stops, it does the whole work again, at
+ * SQLite's default threshold. `journal_size_limit` trims the file back after a restart.
  *
  * The worker starts only when a checkpoint first finds more than `mainThreadFrames` frames in the WAL. Until then
  * the checkpoints, just as often, run on the writer itself: half a millisecond for a few frames, 5 ms at most.
@@ -52,6 +59,14 @@ export interface CheckpointerOptions {
  */
 export const RESTART_FRAMES = 16_384;
 export const CHECKPOINT_INTERVAL_MS = 100;
+/** Longest pause of the writes while the WAL is brought to its start (the writes go on after it regardless). */
+export const MAX_PAUSE_MS = 250;
+/**
+ * Least time from the end of one pause to the start of the next unless a checkpoint has found the WAL shorter than
+ * `restartFrames` in between (it started over). A restart can fail (a reader still using the old WAL); the next
+ * checkpoint would then find the WAL as long as before, and without this it would pause the writes again at once.
+ */
+export const PAUSE_SPACING_MS = 1000;
 /**
  * 128 frames: half a MiB at SQLite's default page size. A PASSIVE checkpoint of a WAL that size took about 5 ms on
  * the writer (its copy and two syncs), of a few frames 0.6 ms (docs/performance.md, 2026-12-07): under light writing
@@ -75,19 +90,32 @@ export class Checkpointer {
   private stopped = false;
   /** Settles once the worker has exited (at once when it never started). */
   private exited: Promise<void> = Promise.resolve();
-  /** Figures for tests and benchmarks (`onWriter`: the checkpoints the writer ran itself). */
-  readonly stats = { checkpoints: 0, failures: 0, largestLog: 0, onWriter: 0 };
+  private readonly restartFrames: number;
+  /** Where the WAL's restart stands: none under way, the catch-up checkpoint asked for, the writes paused. */
+  private phase: 'none' | 'catchingUp' | 'paused' = 'none';
+  /** While the writes are paused: settles when they may go on. */
+  private paused: { promise: Promise<void>; resume: () => void; at: number; timer: NodeJS.Timeout; lastAsked: boolean } | undefined;
+  /** When the last pause ended (`performance.now()`), and whether a checkpoint found the WAL short since. */
+  private lastPauseEnd = -Infinity;
+  private shortSincePause = true;
+  /**
+   * Figures for tests and benchmarks (`onWriter`: the checkpoints the writer ran itself; `pauses`: the times the
+   * writes were paused for a restart, `restartsReady`: those that ended with the whole WAL copied,
+   * `longestPauseMs`).
+   */
+  readonly stats = { checkpoints: 0, failures: 0, largestLog: 0, onWriter: 0, pauses: 0, restartsReady: 0, longestPauseMs: 0 };
 
   constructor(
     private readonly writer: BetterSqlite3.Database,
     private readonly opts: CheckpointerOptions = {},
   ) {
     const restartFrames = opts.restartFrames ?? RESTART_FRAMES;
+    this.restartFrames = restartFrames;
     this.intervalMs = opts.intervalMs ?? CHECKPOINT_INTERVAL_MS;
     this.mainThreadFrames = opts.mainThreadFrames ?? MAIN_THREAD_FRAMES;
     const synchronous = writer.pragma('synchronous', { simple: true }) === 2 ? 'FULL' : 'NORMAL';
     const pageSize = Number(writer.pragma('page_size', { simple: true }));
-    writer.pragma(`wal_autocheckpoint = ${String(restartFrames)}`);
+    writer.pragma(`wal_autocheckpoint = ${String(2 * restartFrames)}`);
     writer.pragma(`journal_size_limit = ${String(restartFrames * pageSize)}`);
     this.workerData = { file: writer.name, synchronous };
   }
@@ -136,6 +164,7 @@ export class Checkpointer {
     worker.on('message', (report: CheckpointReport) => {
       this.inFlight = false;
       this.noteCheckpoint(report);
+      if (this.restartStep(report)) return;
       if (this.dirty) this.schedule();
     });
     this.exited = new Promise((resolve) => {
@@ -145,6 +174,7 @@ export class Checkpointer {
         if (!this.stopped && this.writer.open) this.writer.pragma(`wal_autocheckpoint = ${String(SQLITE_AUTOCHECKPOINT)}`);
         this.stopped = true;
         this.inFlight = false;
+        this.endPause(false);
         resolve();
       });
     });
@@ -155,13 +185,90 @@ export class Checkpointer {
 
   /** True while a checkpoint is due or running. */
   get busy(): boolean {
-    return !this.stopped && (this.inFlight || this.dirty || this.timer !== undefined);
+    return !this.stopped && (this.inFlight || this.dirty || this.timer !== undefined || this.paused !== undefined);
+  }
+
+  /**
+   * While the writes are paused for the WAL's restart: settles when they may go on (the group commit awaits it
+   * before it opens a batch).
+   */
+  get pause(): Promise<void> | undefined {
+    return this.paused?.promise;
   }
 
   /** Called after each commit of the writer. */
   committed(): void {
     this.dirty = true;
+    // The batch that was open when the writes were paused has committed: the last checkpoint may copy it all.
+    if (this.phase === 'paused') {
+      this.askLast();
+      return;
+    }
     if (!this.inFlight) this.schedule();
+  }
+
+  /** The restart's next step after a worker's report (see the top of this file); true when it took the report. */
+  private restartStep(report: CheckpointReport): boolean {
+    if (this.phase === 'none') {
+      if (!report.ok) return false;
+      if (report.log < this.restartFrames) {
+        this.shortSincePause = true;
+        return false;
+      }
+      if (!this.shortSincePause && performance.now() - this.lastPauseEnd < PAUSE_SPACING_MS) return false;
+      this.phase = 'catchingUp';
+      this.ask();
+      return true;
+    }
+    if (this.phase === 'catchingUp') {
+      this.phase = 'paused';
+      let resume!: () => void;
+      const promise = new Promise<void>((resolve) => {
+        resume = resolve;
+      });
+      const timer = setTimeout(() => this.endPause(false), MAX_PAUSE_MS);
+      timer.unref();
+      this.paused = { promise, resume, at: performance.now(), timer, lastAsked: false };
+      this.shortSincePause = false;
+      this.stats.pauses++;
+      // With no batch open the last checkpoint may start now; otherwise the open batch's commit starts it.
+      if (!this.writer.inTransaction) this.askLast();
+      return true;
+    }
+    // Paused: the last checkpoint's report lets the writes go on (the first of them starts the WAL over if it was
+    // all copied); a report from before it was asked for asks for it.
+    if (this.paused?.lastAsked === true) this.endPause(report.ok && !report.busy && report.log === report.checkpointed);
+    else if (!this.writer.inTransaction) this.askLast();
+    return true;
+  }
+
+  private askLast(): void {
+    if (this.paused === undefined || this.paused.lastAsked || this.inFlight) return;
+    this.paused.lastAsked = true;
+    this.ask();
+  }
+
+  /** Asks the worker for a checkpoint now. */
+  private ask(): void {
+    if (this.stopped || this.worker === undefined) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.dirty = false;
+    this.inFlight = true;
+    this.worker.postMessage('checkpoint' satisfies CheckpointRequest);
+  }
+
+  private endPause(ready: boolean): void {
+    const p = this.paused;
+    this.phase = 'none';
+    if (p === undefined) return;
+    this.paused = undefined;
+    this.lastPauseEnd = performance.now();
+    clearTimeout(p.timer);
+    if (ready) this.stats.restartsReady++;
+    this.stats.longestPauseMs = Math.max(this.stats.longestPauseMs, performance.now() - p.at);
+    p.resume();
+    if (this.dirty && !this.inFlight) this.schedule();
   }
 
   private schedule(): void {
@@ -184,6 +291,7 @@ export class Checkpointer {
   async close(): Promise<void> {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    this.endPause(false);
     if (!this.stopped && this.worker !== undefined) {
       // Waiting for its exit keeps the process alive meanwhile.
       this.worker.ref();

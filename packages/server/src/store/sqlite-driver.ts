@@ -100,6 +100,9 @@ class GroupCommit {
       this.holder = true;
     }
     if (!this.batchOpen) {
+      // While the checkpointer brings the WAL to its start, no batch opens (the caller holds the turn meanwhile).
+      const pause = this.checkpointer?.pause;
+      if (pause !== undefined) await pause;
       try {
         this.db.exec('BEGIN IMMEDIATE');
         this.aborted = undefined;
