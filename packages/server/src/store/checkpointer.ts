@@ -210,7 +210,8 @@ export class Checkpointer {
   /** The restart's next step after a worker's report (see the top of this file); true when it took the report. */
   private restartStep(report: CheckpointReport): boolean {
     if (this.phase === 'none') {
-      if (!report.ok) return false;
+      // A checkpoint that could not run (another one was under way: the writer's own) reports -1 frames.
+      if (!report.ok || report.log < 0) return false;
       if (report.log < this.restartFrames) {
         this.shortSincePause = true;
         return false;
