@@ -251,6 +251,23 @@ void test('a repeated token is answered from the cache without key or store look
   assert.equal(storeCalls, 1);
 });
 
+void test("a token that ends like a cached one but differs elsewhere is verified in full, and leaves the cached token's entry as it was", async () => {
+  let keyCalls = 0;
+  const keys = [key.publicJwk];
+  const v = createTokenVerifier({ issuerBase: ISSUER_BASE, now: clock.now, store, keys: () => { keyCalls++; return keys; } });
+  const token = await sign(userClaims());
+  const cachedPrincipal = await v.verify(token);
+  assert.equal(keyCalls, 1);
+  // The same signature (so the same end) under another payload: the partner user of another tenant.
+  const [header, , signature] = token.split('.');
+  const forged = `${header ?? ''}.${base64url.encode(JSON.stringify({ ...userClaims(), tid: OTHER_PARTNER.tenantId, iss: issFor(OTHER_PARTNER.tenantId) }))}.${signature ?? ''}`;
+  assert.equal(forged.slice(-32), token.slice(-32));
+  await assertRefused(forged, /signature verification failed/, v);
+  assert.equal(keyCalls, 2, 'the forged token was verified, not found in the cache');
+  assert.deepEqual(await v.verify(token), cachedPrincipal);
+  assert.equal(keyCalls, 2, 'the genuine token is still answered from the cache');
+});
+
 void test('the cache is bounded: beyond cacheSize the oldest token is evicted', async () => {
   let keyCalls = 0;
   const keys = [key.publicJwk];
