@@ -9,9 +9,16 @@ let sequence = 0;
 
 /** `2024-03-05T14:22:10.1234567Z`: seven fractional digits, like Partner Center. */
 export function operationDate(ms: number, subMillisecondTicks = 0): string {
-  // toISOString() always ends `.mmmZ`: the four sub-millisecond digits go before the Z.
-  return `${new Date(ms).toISOString().slice(0, -1)}${String(subMillisecondTicks).padStart(4, '0')}Z`;
+  // toISOString() always ends `.mmmZ`: the four sub-millisecond digits go before the Z. The changes committed together
+  // mostly share their millisecond, and making the text of a date is a visible share of a PATCH: the last one is kept.
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastMsText = new Date(ms).toISOString().slice(0, -1);
+  }
+  return `${lastMsText}${String(subMillisecondTicks).padStart(4, '0')}Z`;
 }
+let lastMs = Number.NaN;
+let lastMsText = '';
 
 export interface AuditEntry {
   operationType: AuditOperationType;
