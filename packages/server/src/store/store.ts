@@ -1329,11 +1329,14 @@ class TurnBatch<I, R> {
 }
 
 /**
- * Most users a store that one process owns keeps for reads outside transactions: a kept user takes about 650
- * bytes of heap, so 8,192 take about 5 MiB (16,384, with each answer kept too, raised the largest RSS under load
- * on 1 M users past 200 MiB: docs/performance.md).
+ * Most users a store that one process owns keeps for reads outside transactions: a kept user takes about 450
+ * bytes of heap (keyed by its own id, see `KeptUsers.set`), so 16,384 take about 7 MiB. Enough for a customer of
+ * 10,000 users to be read from memory: GETs of random users of the benchmark's 10 k store +19 % against 8,192, and
+ * 7 % fewer on 1 M users, where nearly every read misses either way; the largest RSS under load on 1 M users 192
+ * MiB against 186 (docs/performance.md, "Before and after"). Keeping each answer too was tried before and took
+ * that RSS past 200 MiB.
  */
-export const MAX_KEPT_USERS = 8_192;
+export const MAX_KEPT_USERS = 16_384;
 
 /**
  * Most replay records a store one process owns finds by key in memory: 11–21 bytes each while they grow, at most
