@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openTestStore, seedStoreUsers, suiteTempDir, TEST_ENGINE } from '../testing/harness.js';
-import { KeptUsers } from './kept-users.js';
+import { KeptUsers, RecentReads } from './kept-users.js';
 import type { UserRecord } from './records.js';
 import { openSqliteStore } from './sqlite.js';
 import { StoreTx, type Store } from './store.js';
@@ -35,25 +35,35 @@ describe(`users kept for reads (${TEST_ENGINE})`, () => {
     await store.close();
   });
 
-  test(keeps ? 'a user read twice is one frozen record, shared' : 'a shared store reads the user every time', async () => {
+  /** Reads the user until the store keeps it (from its second read on, where it keeps users): the record kept. */
+  const keep = async (u: UserRecord): Promise<UserRecord | undefined> => {
+    await store.getUser(CUSTOMER, u.id);
+    const kept = await store.getUser(CUSTOMER, u.id);
+    if (keeps) assert.equal(await store.getUser(CUSTOMER, u.id), kept, 'kept from the second read');
+    return kept;
+  };
+
+  test(keeps ? 'a user read again is kept: from the second read on, one frozen record, shared' : 'a shared store reads the user every time', async () => {
     const u = users[0] as UserRecord;
     const first = await store.getUser(CUSTOMER, u.id);
     const second = await store.getUser(CUSTOMER, u.id.toUpperCase());
-    assert.deepEqual(first, u);
-    assert.deepEqual(second, u);
-    assert.equal(first === second, keeps);
-    assert.equal(Object.isFrozen(first), keeps);
+    const third = await store.getUser(CUSTOMER, u.id);
+    for (const read of [first, second, third]) assert.deepEqual(read, u);
+    assert.notEqual(first, second, 'a user read once is not kept');
+    assert.equal(Object.isFrozen(first), false);
+    assert.equal(second === third, keeps);
+    assert.equal(Object.isFrozen(second), keeps);
   });
 
   test('a kept user is not found under another customer', async () => {
     const u = users[1] as UserRecord;
-    assert.ok(await store.getUser(CUSTOMER, u.id));
+    assert.ok(await keep(u));
     assert.equal(await store.getUser(OTHER_CUSTOMER, u.id), undefined);
   });
 
   test('a change committed in a transaction is read at once; until it commits, the user as before', async () => {
     const u = users[2] as UserRecord;
-    await store.getUser(CUSTOMER, u.id);
+    await keep(u);
     await store.transaction(async (tx) => {
       const before = await tx.getUser(CUSTOMER, u.id);
       assert.ok(before);
@@ -65,7 +75,7 @@ describe(`users kept for reads (${TEST_ENGINE})`, () => {
 
   test('a change rolled back leaves the user as it was', async () => {
     const u = users[3] as UserRecord;
-    await store.getUser(CUSTOMER, u.id);
+    await keep(u);
     await assert.rejects(store.transaction(async (tx) => {
       const before = await tx.getUser(CUSTOMER, u.id);
       assert.ok(before);
@@ -77,13 +87,14 @@ describe(`users kept for reads (${TEST_ENGINE})`, () => {
 
   test('a user purged outside a transaction is gone at once', async () => {
     const u = users[4] as UserRecord;
-    assert.ok(await store.getUser(CUSTOMER, u.id));
+    assert.ok(await keep(u));
     await store.purgeUser(u.id);
     assert.equal(await store.getUser(CUSTOMER, u.id), undefined);
   });
 
   test('a read under way while a change of the user commits is not kept: the next read finds the change', async (t) => {
     const u = users[5] as UserRecord;
+    await store.getUser(CUSTOMER, u.id); // read once: the read under way below is one the store would keep
     // The store's read of the user is held after it has read, until the change has committed.
     let release = (): void => undefined;
     const held = new Promise<void>((resolve) => {
@@ -163,15 +174,19 @@ describe('users kept for reads: the limit (SQLite)', () => {
 
   test('at most maxKeptUsers users are kept: the one kept longest goes first', async () => {
     const [a, b, c] = users as [UserRecord, UserRecord, UserRecord];
-    const keptA = await store.getUser(CUSTOMER, a.id);
-    const keptB = await store.getUser(CUSTOMER, b.id);
-    const keptC = await store.getUser(CUSTOMER, c.id); // a goes
-    assert.equal(await store.getUser(CUSTOMER, c.id), keptC);
-    assert.equal(await store.getUser(CUSTOMER, b.id), keptB);
-    const againA = await store.getUser(CUSTOMER, a.id); // read again (b goes)
+    const read = (u: UserRecord): Promise<UserRecord | undefined> => store.getUser(CUSTOMER, u.id);
+    for (const u of [a, b, c]) await read(u); // each read once: none kept
+    const keptA = await read(a);
+    const keptB = await read(b);
+    assert.equal(await read(a), keptA);
+    const keptC = await read(c); // a goes
+    assert.equal(await read(c), keptC);
+    assert.equal(await read(b), keptB);
+    const againA = await read(a); // read again (b goes)
     assert.notEqual(againA, keptA);
     assert.deepEqual(againA, keptA);
-    assert.notEqual(await store.getUser(CUSTOMER, b.id), keptB);
+    assert.equal(await read(a), againA);
+    assert.notEqual(await read(b), keptB);
   });
 });
 
@@ -199,5 +214,23 @@ describe('KeptUsers', () => {
     assert.equal(kept.get('c'), undefined);
     assert.equal(kept.get('d')?.displayName, 'd');
     assert.ok(Object.isFrozen(kept.get('e')));
+  });
+});
+
+describe('RecentReads', () => {
+  test('an id is read again while its slot holds it; another id that takes the slot makes it new', () => {
+    const recent = new RecentReads(1); // one slot: every id takes it
+    assert.equal(recent.again('a'), false);
+    assert.equal(recent.again('a'), true);
+    assert.equal(recent.again('b'), false);
+    assert.equal(recent.again('a'), false, 'b took the slot');
+    assert.equal(recent.again('a'), true);
+    const wide = new RecentReads(1 << 16);
+    // 100 ids in 65,536 slots: about 0.08 pairs share a slot (both of a pair miss their second read), and a first
+    // read could pass for a second only if two ids had the same 32-bit hash.
+    const ids = Array.from({ length: 100 }, (_, i) => `user-${String(i)}`);
+    assert.equal(ids.filter((id) => wide.again(id)).length, 0, 'a first read is not taken for a second');
+    assert.ok(ids.filter((id) => wide.again(id)).length >= 94, 'second reads of 100 ids');
+    assert.throws(() => new RecentReads(1000), /power of two/);
   });
 });

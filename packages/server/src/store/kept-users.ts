@@ -1,4 +1,5 @@
 import type { UserRecord } from './records.js';
+import { textHash } from './replay-keys.js';
 
 /** Most of the writer's users the SQLite store keeps (see `KeptUsers`): the ones changed often. */
 export const MAX_WRITER_USERS = 1024;
@@ -50,5 +51,36 @@ export class KeptUsers {
 
   clear(): void {
     this.users.clear();
+  }
+}
+
+/** Slots of `RecentReads` by default (256 KiB). */
+export const RECENT_READ_SLOTS = 1 << 16;
+
+/**
+ * The ids read lately, by hash: a slot per hash's low bits holds the hash of the id read last with those bits.
+ * The store keeps a user it has read only on a second read while its slot still names it (`Store.getUser`). Where
+ * reads come back to the same users (a customer of thousands), each is kept from its second read on; where they
+ * spread over a million users, few are read twice before their slot is taken again, so the reads no longer fill
+ * the kept users with users read once, each to be pushed out, old-generation garbage, by the next ones
+ * (docs/performance.md, "Before and after").
+ */
+export class RecentReads {
+  private readonly hashes: Uint32Array;
+  private readonly mask: number;
+
+  constructor(slots = RECENT_READ_SLOTS) {
+    if (!Number.isInteger(Math.log2(slots))) throw new RangeError('slots must be a power of two');
+    this.hashes = new Uint32Array(slots);
+    this.mask = slots - 1;
+  }
+
+  /** Notes a read of `id`; true when it was read before and no other id has taken its slot since. */
+  again(id: string): boolean {
+    const h = textHash(id);
+    const i = h & this.mask;
+    if (this.hashes[i] === h) return true;
+    this.hashes[i] = h;
+    return false;
   }
 }

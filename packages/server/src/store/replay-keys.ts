@@ -33,18 +33,31 @@ export const MAX_REPLAY_SEQ = 0xffff_ffff;
  */
 const BASIS = (0x811c9dc5 ^ randomInt(2 ** 32)) >>> 0;
 
-/** The key's hash: FNV-1a over both texts, then MurmurHash3's finaliser, so the low bits that pick a slot mix well. Never 0. */
-export function replayKeyHash(partnerId: string, requestId: string): number {
-  let h = BASIS;
-  for (let i = 0; i < partnerId.length; i++) h = Math.imul(h ^ partnerId.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ 0x0a, 0x01000193); // a separator: ("ab", "c") and ("a", "bc") differ
-  for (let i = 0; i < requestId.length; i++) h = Math.imul(h ^ requestId.charCodeAt(i), 0x01000193);
+/** FNV-1a over `text`, from `h`. */
+function fnv1a(h: number, text: string): number {
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+/** MurmurHash3's finaliser, so the low bits that pick a slot mix well; never 0 (0 marks a free slot). */
+function finish(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0 || 1;
+}
+
+/** The key's hash: FNV-1a over both texts, then MurmurHash3's finaliser. Never 0. */
+export function replayKeyHash(partnerId: string, requestId: string): number {
+  // A separator between the texts: ("ab", "c") and ("a", "bc") differ.
+  return finish(fnv1a(Math.imul(fnv1a(BASIS, partnerId) ^ 0x0a, 0x01000193), requestId));
+}
+
+/** The same hash of one text (store/kept-users.ts). Never 0. */
+export function textHash(text: string): number {
+  return finish(fnv1a(BASIS, text));
 }
 
 export class ReplayKeys {

@@ -9,7 +9,7 @@ import { isDatabaseError, isDivisionByZero, isUniqueViolation } from './errors.j
 import { ReferenceCache } from './reference-cache.js';
 import { MAX_REPLAY_SEQ, ReplayKeys, replayKeyHash } from './replay-keys.js';
 import type { SqlRunner } from './sqlite-driver.js';
-import { KeptUsers } from './kept-users.js';
+import { KeptUsers, RecentReads } from './kept-users.js';
 import { StaticMigrations, type Dialect } from './migrations.js';
 import type {
   ApplicationRecord,
@@ -1352,6 +1352,8 @@ export class Store extends StoreTx {
    * this process drops it once committed, so what is kept is what is committed. The oldest kept goes first.
    */
   private readonly keptUsers: KeptUsers;
+  /** The ids read lately outside transactions: a user is kept on its second read (see `RecentReads`). */
+  private readonly recentReads = new RecentReads();
 
   constructor(
     private readonly kysely: Kysely<Database>,
@@ -1405,7 +1407,8 @@ export class Store extends StoreTx {
     // maybe before this read's result is kept): what was read is kept only if the version has not moved.
     const version = this.users;
     const user = await super.getUser(customerId, userId);
-    if (user === undefined || version !== this.users) return user;
+    // Kept from its second read on (see `RecentReads`).
+    if (user === undefined || version !== this.users || !this.recentReads.again(id)) return user;
     this.keptUsers.set(id, user);
     return user;
   }
