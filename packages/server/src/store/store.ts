@@ -1331,10 +1331,10 @@ class TurnBatch<I, R> {
 /**
  * Most users a store that one process owns keeps for reads outside transactions: a kept user takes about 450
  * bytes of heap (keyed by its own id, see `KeptUsers.set`), so 16,384 take about 7 MiB. Enough for a customer of
- * 10,000 users to be read from memory: GETs of random users of the benchmark's 10 k store +19 % against 8,192, and
- * 7 % fewer on 1 M users, where nearly every read misses either way; the largest RSS under load on 1 M users 192
- * MiB against 186 (docs/performance.md, "Before and after"). Keeping each answer too was tried before and took
- * that RSS past 200 MiB.
+ * 10,000 users to be read from memory: GETs of random users of the benchmark's 10 k store +19 % against 8,192. On
+ * 1 M users nearly every read misses; a user is kept only from its second read on (`RecentReads`), so such reads
+ * do not churn the kept users (docs/performance.md, "Before and after"). Keeping each answer too was tried before
+ * and took the largest RSS under load on 1 M users past 200 MiB.
  */
 export const MAX_KEPT_USERS = 16_384;
 
