@@ -1352,8 +1352,8 @@ export class Store extends StoreTx {
    * this process drops it once committed, so what is kept is what is committed. The oldest kept goes first.
    */
   private readonly keptUsers: KeptUsers;
-  /** The ids read lately outside transactions: a user is kept on its second read (see `RecentReads`). */
-  private readonly recentReads = new RecentReads();
+  /** The ids read lately outside transactions: a user is kept on its second read (see `RecentReads`; made on first use, by a store that keeps users). */
+  private recentReads: RecentReads | undefined;
 
   constructor(
     private readonly kysely: Kysely<Database>,
@@ -1408,7 +1408,7 @@ export class Store extends StoreTx {
     const version = this.users;
     const user = await super.getUser(customerId, userId);
     // Kept from its second read on (see `RecentReads`).
-    if (user === undefined || version !== this.users || !this.recentReads.again(id)) return user;
+    if (user === undefined || version !== this.users || !(this.recentReads ??= new RecentReads()).again(id)) return user;
     this.keptUsers.set(id, user);
     return user;
   }
