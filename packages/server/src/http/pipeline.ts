@@ -13,6 +13,7 @@ import { fromFramework, toErrorResponse } from './errors.js';
 import { fingerprint, type IdempotencyGuard, type IdempotencyTicket } from './idempotency.js';
 import { securityHeaderSetter } from './security-headers.js';
 import type { Throttle } from './throttle.js';
+import { endOfTurn } from '../turn.js';
 
 /** Who may call a route: App+User only, App+User or App-only, or anyone (no token). */
 export type AuthMode = 'user' | 'any' | 'none';
@@ -152,7 +153,13 @@ export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): v
     // which never runs when the connection was destroyed first (a repeat of the id would then wait for ever).
     const ticket = req.idempotency;
     if (ticket === undefined) {
-      done(null, payload);
+      // Answers to reads leave together at the end of the loop's turn (turn.ts); the answers of changes already
+      // do, after their batch's commit.
+      if (req.method === 'GET' || req.method === 'HEAD') {
+        void endOfTurn().then(() => {
+          done(null, payload);
+        });
+      } else done(null, payload);
       return;
     }
     ticket.release(reply.statusCode < 400).then(() => {

@@ -4,6 +4,7 @@
  */
 import { CompiledQuery, Kysely, Migrator, sql, type QueryResult, type Selectable, type Transaction } from 'kysely';
 import { PartnerKitError } from '../errors.js';
+import { endOfTurn } from '../turn.js';
 import type { Database, UsersTable } from './schema.js';
 import { isDatabaseError, isDivisionByZero, isUniqueViolation } from './errors.js';
 import { ReferenceCache } from './reference-cache.js';
@@ -1302,8 +1303,8 @@ interface JoinedGroup {
 class JoinedAborted extends Error {}
 
 /**
- * Requests of one kind made while the event loop runs one turn, sent together once pending I/O has been handled
- * (so requests read meanwhile join): `send` answers each item, in order, or fails them all.
+ * Requests of one kind made while the event loop runs one turn, sent together at its end (`endOfTurn`: requests read
+ * meanwhile join): `send` answers each item, in order, or fails them all.
  */
 class TurnBatch<I, R> {
   private items: { item: I; resolve: (r: R) => void; reject: (err: unknown) => void }[] = [];
@@ -1312,7 +1313,7 @@ class TurnBatch<I, R> {
 
   add(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      if (this.items.push({ item, resolve, reject }) === 1) setImmediate(() => void this.flush());
+      if (this.items.push({ item, resolve, reject }) === 1) void endOfTurn().then(() => this.flush());
     });
   }
 
