@@ -34,7 +34,7 @@ test('the end comes after the I/O callbacks of its turn: data that arrived on se
     accepted.forEach((s, i) => {
       s.on('data', () => {
         read.push(i);
-        void endOfTurn().then(() => seen.push([...read].sort()));
+        void endOfTurn().then(() => seen.push([...read].sort((a, b) => a - b)));
       });
     });
     // The four writes reach the kernel now, so the server's next poll finds all four sockets readable at once.
