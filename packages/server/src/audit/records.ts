@@ -7,6 +7,10 @@ import type { AuditRecordRow, CustomerRecord } from '../store/records.js';
 const EPOCH_MS_FROM_YEAR_ONE = 62_135_596_800_000;
 let sequence = 0;
 
+/** The last millisecond `operationDate` made the text of, and that text (without its `Z`). */
+let lastMs = Number.NaN;
+let lastMsText = '';
+
 /** `2024-03-05T14:22:10.1234567Z`: seven fractional digits, like Partner Center. */
 export function operationDate(ms: number, subMillisecondTicks = 0): string {
   // toISOString() always ends `.mmmZ`: the four sub-millisecond digits go before the Z. The changes committed together
@@ -17,8 +21,6 @@ export function operationDate(ms: number, subMillisecondTicks = 0): string {
   }
   return `${lastMsText}${String(subMillisecondTicks).padStart(4, '0')}Z`;
 }
-let lastMs = Number.NaN;
-let lastMsText = '';
 
 export interface AuditEntry {
   operationType: AuditOperationType;

@@ -33,6 +33,7 @@ import {
   type QueryCompiler,
   type QueryResult,
 } from 'kysely';
+import { endOfTurn } from '../turn.js';
 import type { Checkpointer } from './checkpointer.js';
 
 /** Most statements kept prepared per connection; the store's queries take a few dozen shapes. */
@@ -138,8 +139,8 @@ class GroupCommit {
     this.holder = false;
     if (this.batchOpen && !this.commitScheduled) {
       this.commitScheduled = true;
-      // After pending I/O callbacks: requests read meanwhile join this batch.
-      setImmediate(() => {
+      // At the end of the loop's turn (after pending I/O callbacks): requests read meanwhile join this batch.
+      void endOfTurn().then(() => {
         this.commitScheduled = false;
         if (!this.holder) this.commit();
       });
