@@ -101,8 +101,13 @@ export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): v
     return undefined;
   });
 
-  // MS-RequestId replay, on the routes that change something and need a token (added to each such route).
+  // On the routes that change something and need a token (added to each such route): the changes of a turn go on
+  // together, then the MS-RequestId replay.
   const replayStep = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    // Changes read in one turn of the loop go on together at its end (turn.ts). Their steps then interleave at
+    // each await, each step run for all of them before the next one, instead of each change running its whole
+    // path before the next is read; and their group commit comes once they have all run, in the same turn.
+    await endOfTurn();
     const principal = req.principal;
     if (!principal || !req.ctx.clientRequestId) return undefined;
     const outcome = await opts.idempotency.begin(principal.partnerId, req.ctx.requestId, fingerprint(req.method, req.url, req.body));
