@@ -1,7 +1,7 @@
 /**
  * The request pipeline shared by every API route, in order:
  * context (ids, echoed on every response) → authenticate (bearer JWT; App+User or App-only) → throttle →
- * idempotency (replay of a repeated MS-RequestId) → route handler → error mapping.
+ * (changes) the end of the turn → idempotency (replay of a repeated MS-RequestId) → route handler → error mapping.
  */
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PartnerKitError } from '../errors.js';
