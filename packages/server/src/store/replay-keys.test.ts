@@ -201,35 +201,51 @@ describe('replay records of the SQLite store', () => {
     assert.deepEqual([...onDisk(dataDir).rows.keys()], ['new']);
   });
 
-  test('past the limit, SQLite indexes the key and records are found through it; opened again with fewer, memory finds them again', async () => {
+  test('past the limit, the oldest records are purged and the rest found in memory; a store opened with more keeps the newest', async () => {
     const dataDir = join(dir(), `a${String(++n)}`);
     await withStore(dataDir, async (store) => {
       for (let i = 1; i <= 5; i++) await save(store, answer(`r${String(i)}`, `{"i":${String(i)}}`, i));
-      for (let waited = 0; store.replayKeyStats().foundBy === 'memory' && waited < 5_000; waited += 10) await sleep(10);
-      assert.deepEqual(store.replayKeyStats(), { foundBy: 'index' });
-      for (let i = 1; i <= 5; i++) assert.equal((await store.getIdempotency('p', `r${String(i)}`))?.body, `{"i":${String(i)}}`);
-      await save(store, answer('r6', '{"i":6}', 6));
-      await save(store, answer('r1', '{"i":"1 again"}', 7)); // replaced through the index's upsert
-      assert.equal((await store.getIdempotency('p', 'r1'))?.body, '{"i":"1 again"}');
-      assert.equal((await store.getIdempotency('p', 'r6'))?.body, '{"i":6}');
+      for (let waited = 0; (store.replayKeyStats().records ?? 0) > 3 && waited < 5_000; waited += 10) await sleep(10);
+      assert.deepEqual(store.replayKeyStats(), { foundBy: 'memory', records: 3, bytes: 8192 });
+      for (const gone of ['r1', 'r2']) assert.equal(await store.getIdempotency('p', gone), undefined, `${gone} was purged`);
+      for (let i = 3; i <= 5; i++) assert.equal((await store.getIdempotency('p', `r${String(i)}`))?.body, `{"i":${String(i)}}`);
+      await save(store, answer('r3', '{"i":"3 again"}', 6)); // replaced in place: still three records
+      assert.equal((await store.getIdempotency('p', 'r3'))?.body, '{"i":"3 again"}');
+      assert.equal(store.replayKeyStats().records, 3);
     }, 3);
+    let disk = onDisk(dataDir);
+    assert.deepEqual(disk.indexes, ['idempotency_created']);
+    assert.deepEqual([...disk.rows.keys()].sort(), ['r3', 'r4', 'r5']);
+    // Opened with a lower limit: the oldest (by creation: r4, then r5; r3 was saved again last) go before it serves.
+    await withStore(dataDir, async (store) => {
+      assert.deepEqual(store.replayKeyStats(), { foundBy: 'memory', records: 1, bytes: 8192 });
+      assert.equal((await store.getIdempotency('p', 'r3'))?.body, '{"i":"3 again"}');
+      assert.equal(await store.getIdempotency('p', 'r4'), undefined);
+    }, 1);
+    disk = onDisk(dataDir);
+    assert.deepEqual([...disk.rows.keys()], ['r3']);
+  });
+
+  test('with a limit of 0 the key is indexed and records are found through it; opened again with a limit, memory finds them', async () => {
+    const dataDir = join(dir(), `a${String(++n)}`);
+    await withStore(dataDir, async (store) => {
+      assert.deepEqual(store.replayKeyStats(), { foundBy: 'index' });
+      for (let i = 1; i <= 3; i++) await save(store, answer(`r${String(i)}`, `{"i":${String(i)}}`, i));
+      await save(store, answer('r1', '{"i":"1 again"}', 4)); // replaced through the index's upsert
+      assert.equal((await store.getIdempotency('p', 'r1'))?.body, '{"i":"1 again"}');
+    }, 0);
     let disk = onDisk(dataDir);
     assert.deepEqual(disk.indexes, ['idempotency_created', 'idempotency_key']);
     assert.equal(disk.rows.get('r1'), 1);
-    // Still more than the limit: the index stays.
+    // More records than the limit: the oldest (r2) goes, the index is dropped, memory finds the rest.
     await withStore(dataDir, async (store) => {
-      assert.deepEqual(store.replayKeyStats(), { foundBy: 'index' });
-      await store.purgeIdempotency(6); // r2 … r5 go; r1 (7) and r6 (6) stay
-    }, 3);
-    await withStore(dataDir, async (store) => {
-      assert.equal(store.replayKeyStats().foundBy, 'memory');
-      assert.equal(store.replayKeyStats().records, 2);
+      assert.deepEqual(store.replayKeyStats(), { foundBy: 'memory', records: 2, bytes: 8192 });
       assert.equal((await store.getIdempotency('p', 'r1'))?.body, '{"i":"1 again"}');
+      assert.equal((await store.getIdempotency('p', 'r3'))?.body, '{"i":3}');
       assert.equal(await store.getIdempotency('p', 'r2'), undefined);
-      await save(store, answer('r6', '{"i":"6 again"}', 8));
-    }, 3);
+    }, 2);
     disk = onDisk(dataDir);
     assert.deepEqual(disk.indexes, ['idempotency_created']);
-    assert.deepEqual([...disk.rows].sort(), [['r1', 1], ['r6', 1]]);
+    assert.deepEqual([...disk.rows].sort(), [['r1', 1], ['r3', 1]]);
   });
 });

@@ -183,7 +183,7 @@ const SQL = {
   replaceIdempotency: sqliteSql(
     'update idempotency set fingerprint = ?, status = ?, headers = ?, body = ?, created_at = ?, claim_id = ? where seq = ?',
   ),
-  /** The oldest expired records, at most `?` of them, removed; answers their keys. */
+  /** The oldest records created before `?`, at most `?` of them, removed; answers their keys. */
   purgeIdempotencyKept: sqliteSql(
     'delete from idempotency where seq in (select seq from idempotency where created_at < ? order by created_at limit ?) ' +
     'returning seq, partner_id, request_id',
@@ -1100,8 +1100,8 @@ export interface StoreEngine {
   /** Most users kept for reads outside transactions on a store one process owns (default `MAX_KEPT_USERS`). */
   maxKeptUsers?: number;
   /**
-   * Most replay records found by key in memory on a store one process owns (default `MAX_REPLAY_KEYS`; 0: none,
-   * every record is found through SQLite's index on the key).
+   * Most replay records a store one process owns keeps, found by key in memory (default `MAX_REPLAY_KEYS`; past it
+   * the oldest are purged early; 0: none in memory, every record is found through SQLite's index on the key).
    */
   maxReplayKeys?: number;
   /**
@@ -1340,10 +1340,12 @@ class TurnBatch<I, R> {
 export const MAX_KEPT_USERS = 16_384;
 
 /**
- * Most replay records a store one process owns finds by key in memory: 11–21 bytes each while they grow, at most
- * 16 MiB in all (docs/configuration.md, "Memory"); a day's records past it are found through a SQLite index instead.
+ * Most replay records a store one process owns keeps, found by key in memory: 11–21 bytes each while they grow, at
+ * most 16 MiB in all (docs/configuration.md, "Memory"). Past it, the oldest are purged before their 24 hours are up.
  */
 export const MAX_REPLAY_KEYS = 1_500_000;
+/** How many replay records past the limit are purged at a time (so a purge runs every so many records, not each). */
+const REPLAY_TRIM = 4096;
 
 export class Store extends StoreTx {
   private readonly cache: ReferenceCache;
@@ -1460,18 +1462,22 @@ export class Store extends StoreTx {
   /**
    * SQLite: from now on, replay records are found by key in memory (store/replay-keys.ts), built here from the
    * table, and the table's unique index on the key, if it has one, is dropped: without it a new record is appended
-   * in order instead of landing on an index page of its own (migration 005). A table of more records than
-   * `StoreEngine.maxReplayKeys` keeps (or gets) that index, and its records are found through it, as on
-   * PostgreSQL. Runs before the store serves anything, so no record is written meanwhile.
+   * in order instead of landing on an index page of its own (migration 005). Of a table with more records than
+   * `StoreEngine.maxReplayKeys`, the oldest are purged first. With a limit of 0 the key is indexed instead, and
+   * records are found through the index, as on PostgreSQL. Runs before the store serves anything, so no record is
+   * written meanwhile.
    */
   async openReplayRecords(): Promise<void> {
     if (this.sharedByProcesses) return;
     const max = this.engine.maxReplayKeys ?? MAX_REPLAY_KEYS;
-    const count = (await this.run<{ n: number }>(SQL.idempotencyCount, [])).rows[0]?.n ?? 0;
-    if (max <= 0 || count > max) {
+    if (max <= 0) {
       await this.run(SQL.keyIdempotency, []);
       return;
     }
+    // More records than memory keeps (a store written by a version that indexed them past the limit, or a lower
+    // limit): the oldest go first.
+    const count = (await this.run<{ n: number }>(SQL.idempotencyCount, [])).rows[0]?.n ?? 0;
+    if (count > max) await this.purgeReplayRecords(undefined, Number.MAX_SAFE_INTEGER, count - max);
     const keys = new ReplayKeys();
     const chunk = 10_000;
     type KeyRow = { seq: number; created_at: number; partner_id: string; request_id: string };
@@ -1497,20 +1503,44 @@ export class Store extends StoreTx {
     return this.replayKeys ? { foundBy: 'memory', records: this.replayKeys.size, bytes: this.replayKeys.bytes } : { foundBy: 'index' };
   }
 
-  /** A replay record has committed: it is found by key from now on (or, past the limit, the key is indexed). */
+  /**
+   * A replay record has committed: it is found by key from now on. Past the limit, the oldest records are purged
+   * (`REPLAY_TRIM` past it at a time, one purge under way at most); with a `seq` past what the table holds, the key
+   * is indexed.
+   */
   protected override replayWritten(hash: number, seq: number): void {
     const keys = this.replayKeys;
     if (!keys) return;
-    if (seq <= MAX_REPLAY_SEQ) keys.add(hash, seq);
-    if (seq > MAX_REPLAY_SEQ || keys.size > (this.engine.maxReplayKeys ?? MAX_REPLAY_KEYS)) this.indexReplayKeys();
+    if (seq > MAX_REPLAY_SEQ) {
+      this.indexReplayKeys();
+      return;
+    }
+    keys.add(hash, seq);
+    const max = this.engine.maxReplayKeys ?? MAX_REPLAY_KEYS;
+    if (keys.size > max && this.trimming === undefined) this.trimming = this.trimReplayRecords(keys, max);
+  }
+
+  private trimming: Promise<void> | undefined;
+  /** Purges the oldest replay records until no more than `max` are left (and some room made below it). */
+  private async trimReplayRecords(keys: ReplayKeys, max: number): Promise<void> {
+    try {
+      while (keys.size > max) {
+        const purged = await this.purgeReplayRecords(keys, Number.MAX_SAFE_INTEGER, keys.size - max + Math.min(REPLAY_TRIM, Math.floor(max / 16)));
+        if (purged === 0) return; // the next record tries again
+      }
+    } catch {
+      // A failed purge (the store closing, a full disk) is tried again at the next record.
+    } finally {
+      this.trimming = undefined;
+    }
   }
 
   private indexing: Promise<void> | undefined;
   /**
-   * More replay records than memory may hold: SQLite indexes their key (a unique index; the table holds one record
-   * per key, since every insert looked its key up first) and they are found through it until the store is opened
-   * again with fewer. Until the index has committed, records go on being found, and added, in memory; a record a
-   * transaction begun before inserts is covered by the index too.
+   * A replay record's `seq` past what the table in memory holds (after some four billion records): SQLite indexes
+   * their key (a unique index; the table holds one record per key, since every insert looked its key up first) and
+   * they are found through it until the store is opened again. Until the index has committed, records go on being
+   * found, and added, in memory; a record a transaction begun before inserts is covered by the index too.
    */
   private indexReplayKeys(): void {
     this.indexing ??= this.run(SQL.keyIdempotency, []).then(
@@ -1527,13 +1557,25 @@ export class Store extends StoreTx {
   override async purgeIdempotency(before: number): Promise<void> {
     const keys = this.replayKeys;
     if (!keys) return super.purgeIdempotency(before);
+    await this.purgeReplayRecords(keys, before, Number.MAX_SAFE_INTEGER);
+  }
+
+  /**
+   * Removes the oldest replay records created before `before`, at most `count`, in chunks, each delete a statement of
+   * its own (outside transactions), and their keys from `keys`. Answers how many it removed.
+   */
+  private async purgeReplayRecords(keys: ReplayKeys | undefined, before: number, count: number): Promise<number> {
     const chunk = 4096;
-    for (;;) {
+    let purged = 0;
+    while (purged < count) {
       // Each delete has committed when it returns; its records are then no longer found.
-      const rows = (await this.run<{ seq: number; partner_id: string; request_id: string }>(SQL.purgeIdempotencyKept, [before, chunk])).rows;
-      for (const r of rows) keys.remove(replayKeyHash(r.partner_id, r.request_id), r.seq);
-      if (rows.length < chunk) return;
+      const limit = Math.min(chunk, count - purged);
+      const rows = (await this.run<{ seq: number; partner_id: string; request_id: string }>(SQL.purgeIdempotencyKept, [before, limit])).rows;
+      if (keys) for (const r of rows) keys.remove(replayKeyHash(r.partner_id, r.request_id), r.seq);
+      purged += rows.length;
+      if (rows.length < limit) break;
     }
+    return purged;
   }
 
   /** Reads of users outside transactions on PostgreSQL, sent together (see `getUser`). */
