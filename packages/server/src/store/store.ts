@@ -1346,6 +1346,12 @@ export const MAX_KEPT_USERS = 16_384;
 export const MAX_REPLAY_KEYS = 1_500_000;
 /** How many replay records past the limit are purged at a time (so a purge runs every so many records, not each). */
 const REPLAY_TRIM = 4096;
+/**
+ * Replay records deleted by one statement when they are purged past the limit. Deleting a record reads its row
+ * (about 1.2 KB), often back from the disk by then, on the main thread: a smaller statement holds the requests of
+ * its turn up for less time.
+ */
+const REPLAY_TRIM_CHUNK = 1024;
 
 export class Store extends StoreTx {
   private readonly cache: ReferenceCache;
@@ -1525,7 +1531,7 @@ export class Store extends StoreTx {
   private async trimReplayRecords(keys: ReplayKeys, max: number): Promise<void> {
     try {
       while (keys.size > max) {
-        const purged = await this.purgeReplayRecords(keys, Number.MAX_SAFE_INTEGER, keys.size - max + Math.min(REPLAY_TRIM, Math.floor(max / 16)));
+        const purged = await this.purgeReplayRecords(keys, Number.MAX_SAFE_INTEGER, keys.size - max + Math.min(REPLAY_TRIM, Math.floor(max / 16)), REPLAY_TRIM_CHUNK);
         if (purged === 0) return; // the next record tries again
       }
     } catch {
@@ -1561,11 +1567,10 @@ export class Store extends StoreTx {
   }
 
   /**
-   * Removes the oldest replay records created before `before`, at most `count`, in chunks, each delete a statement of
-   * its own (outside transactions), and their keys from `keys`. Answers how many it removed.
+   * Removes the oldest replay records created before `before`, at most `count`, in chunks of `chunk`, each delete a
+   * statement of its own (outside transactions), and their keys from `keys`. Answers how many it removed.
    */
-  private async purgeReplayRecords(keys: ReplayKeys | undefined, before: number, count: number): Promise<number> {
-    const chunk = 4096;
+  private async purgeReplayRecords(keys: ReplayKeys | undefined, before: number, count: number, chunk = 4096): Promise<number> {
     let purged = 0;
     while (purged < count) {
       // Each delete has committed when it returns; its records are then no longer found.
