@@ -1341,9 +1341,10 @@ export const MAX_KEPT_USERS = 16_384;
 
 /**
  * Most replay records a store one process owns keeps, found by key in memory: 11–21 bytes each while they grow, at
- * most 16 MiB in all (docs/configuration.md, "Memory"). Past it, the oldest are purged before their 24 hours are up.
+ * most 8 MiB in all (2^20 slots, which hold up to 786,432 keys; docs/configuration.md, "Memory"). Past it, the oldest
+ * are purged before their 24 hours are up.
  */
-export const MAX_REPLAY_KEYS = 1_500_000;
+export const MAX_REPLAY_KEYS = 750_000;
 /** How many replay records past the limit are purged at a time (so a purge runs every so many records, not each). */
 const REPLAY_TRIM = 4096;
 /**
