@@ -15,10 +15,12 @@
  * turn commit together right after they have all run, before the loop polls for more I/O: waiting for the next
  * turn's end would keep their batch open while the next requests are read, and hold their answers back that long.
  */
+import { signal, type Signal } from './signal.js';
+
 let pending: Promise<void> | undefined;
 /** True while the promise jobs that the end of a turn set going run (see `endOfTurn`). */
 let ending = false;
-let afterEnding: { promise: Promise<void>; resolve: () => void } | undefined;
+let afterEnding: Signal | undefined;
 
 function endEnding(): void {
   ending = false;
@@ -30,13 +32,7 @@ function endEnding(): void {
 export function endOfTurn(): Promise<void> {
   if (ending) {
     // Asked by work the end of this turn set going: its end is when that work has run as far as it can.
-    if (afterEnding === undefined) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => {
-        resolve = r;
-      });
-      afterEnding = { promise, resolve };
-    }
+    afterEnding ??= signal();
     return afterEnding.promise;
   }
   pending ??= new Promise<void>((resolve) => {

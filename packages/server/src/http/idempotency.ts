@@ -9,6 +9,7 @@ import { PartnerKitError } from '../errors.js';
 import type { IdempotencyRecord } from '../store/records.js';
 import { ReplayKeys, replayKeyHash } from '../store/replay-keys.js';
 import { IDEMPOTENCY_PENDING, type Store, type StoreTx } from '../store/store.js';
+import { signal, type Signal } from '../signal.js';
 
 export const REPLAY_WINDOW_MS = 24 * 3_600_000;
 /** A pending claim older than this is taken to belong to an instance that died: another request may take it over. */
@@ -72,7 +73,7 @@ export class IdempotencyGuard {
    */
   private readonly underWay = new ReplayKeys();
   /** Requests waiting for one under way with their hash to end (a repeat, or by chance a pair with the same hash). */
-  private readonly waiting = new Map<number, { ended: Promise<void>; end: () => void }>();
+  private readonly waiting = new Map<number, Signal>();
 
   constructor(
     private readonly store: IdempotencyStore,
@@ -89,7 +90,7 @@ export class IdempotencyGuard {
       const w = this.waiting.get(h);
       if (w !== undefined) {
         this.waiting.delete(h);
-        w.end();
+        w.resolve();
       }
     };
     try {
@@ -123,14 +124,10 @@ export class IdempotencyGuard {
   private endOf(h: number): Promise<void> {
     let w = this.waiting.get(h);
     if (w === undefined) {
-      let end!: () => void;
-      const ended = new Promise<void>((resolve) => {
-        end = resolve;
-      });
-      w = { ended, end };
+      w = signal();
       this.waiting.set(h, w);
     }
-    return w.ended;
+    return w.promise;
   }
 
   /** One process owns the store: the stored answer, if any (a different request with the id is refused). */

@@ -103,7 +103,7 @@ export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): v
 
   // On the routes that change something and need a token (added to each such route): the changes of a turn go on
   // together, then the MS-RequestId replay.
-  const replayStep = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+  const changeStep = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     // Changes read in one turn of the loop go on together at its end (turn.ts). Their steps then interleave at
     // each await, each step run for all of them before the next one, instead of each change running its whole
     // path before the next is read; and their group commit comes once they have all run, in the same turn.
@@ -124,7 +124,7 @@ export function registerPipeline(app: FastifyInstance, opts: PipelineOptions): v
     const auth = (route.config as { auth?: AuthMode } | undefined)?.auth ?? 'none';
     if (auth === 'none' || !methods.some((m) => MUTATING.has(m))) return;
     const own = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler];
-    route.preHandler = [replayStep, ...own];
+    route.preHandler = [changeStep, ...own];
   });
 
   if (logInfo) {

@@ -29,6 +29,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
+import { signal } from '../signal.js';
 
 export type CheckpointRequest = 'checkpoint' | 'close';
 export type CheckpointReport = { ok: true; busy: boolean; log: number; checkpointed: number } | { ok: false; code: string };
@@ -223,10 +224,7 @@ export class Checkpointer {
     }
     if (this.phase === 'catchingUp') {
       this.phase = 'paused';
-      let resume!: () => void;
-      const promise = new Promise<void>((resolve) => {
-        resume = resolve;
-      });
+      const { promise, resolve: resume } = signal();
       const timer = setTimeout(() => this.endPause(false), MAX_PAUSE_MS);
       timer.unref();
       this.paused = { promise, resume, at: performance.now(), timer, lastAsked: false };

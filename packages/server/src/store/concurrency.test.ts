@@ -82,7 +82,7 @@ describe('concurrent changes', () => {
     assert.equal(user?.state, 'inactive');
   });
 
-  test('PATCHes of one user at once: each change stays, bad ones fail alone, and the audit records chain', async () => {
+  test('PATCHes of one user at once: each change stays and is in its own answer (and its replay), bad ones fail alone, and the audit records chain', async () => {
     const r = await call('POST', usersPath, { userPrincipalName: `busy.${randomUUID().slice(0, 8)}@fabrikam.example`, displayName: 'Busy', passwordProfile: { password: 'Correct-Horse-42!' } });
     assert.equal(r.status, 201, r.text);
     const id = (r.json as { id: string }).id;
@@ -92,12 +92,25 @@ describe('concurrent changes', () => {
       { displayName: 'Busy Bee' }, { firstName: 'Busy' }, { lastName: 'Bee' }, { usageLocation: 'NO' }, { phoneNumber: '+47 22 00 00 00' },
       { displayName: 'Busy Bee Again' },
     ];
+    // Sent together, so that the server reads them in the same turns and their steps interleave (http/pipeline.ts).
+    const requestIds = good.map(() => randomUUID());
+    const patch = (body: Record<string, string>, i: number): Promise<CallResult> =>
+      s.call('PATCH', userPath(id), { token, headers: { 'MS-RequestId': requestIds[i] ?? '' }, body });
     const answers = await Promise.all([
-      ...good.map((body) => call('PATCH', userPath(id), body)),
+      ...good.map(patch),
       call('PATCH', userPath(id), { usageLocation: 'not a country' }),
       call('PATCH', userPath(id), { userPrincipalName: taken.upn }),
     ]);
-    for (const a of answers.slice(0, good.length)) assert.equal(a.status, 200, a.text);
+    for (const [i, a] of answers.slice(0, good.length).entries()) {
+      assert.equal(a.status, 200, a.text);
+      // Each answer is the user after its own change, not another request's.
+      const sent = good[i] ?? {};
+      const [[field, value]] = Object.entries(sent) as [[string, string]];
+      assert.equal((a.json as Record<string, unknown>)[field], value, `answer ${String(i)}: ${a.text}`);
+      // And a repeat of its MS-RequestId replays that same answer.
+      const again = await patch(sent, i);
+      assert.deepEqual([again.status, again.text], [200, a.text]);
+    }
     assert.equal(answers[good.length]?.status, 400, answers[good.length]?.text);
     assert.equal(answers[good.length + 1]?.status, 409, answers[good.length + 1]?.text);
     const user = await s.store.getUser(F.customerId, id);
