@@ -326,6 +326,8 @@ export class UserService {
           after.displayName !== before.displayName || after.firstName !== before.firstName || after.lastName !== before.lastName ||
           after.usageLocation !== before.usageLocation || after.immutableId !== before.immutableId || after.phoneNumber !== before.phoneNumber;
         const passwordChanged = passwordHash !== undefined || after.forceChangePassword !== before.forceChangePassword;
+        // Frozen, as the store keeps it: its audit value, rendered below, then serves as the next change's old value.
+        Object.freeze(after);
         return { after, restoring, renaming, basicChanged, passwordChanged };
       };
       // The user is read so that concurrent changes of a user apply one after the other, each planned from the

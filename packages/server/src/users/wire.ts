@@ -23,21 +23,35 @@ export function toWireUser(u: UserRecord): CustomerUser {
   return out as CustomerUser;
 }
 
-/** The PascalCase form Partner Center embeds in audit records' old and new values. Never holds a password. */
+/**
+ * Audit values already rendered, by user record. Only frozen records are kept here: a stored user is frozen and never
+ * changed (a change makes a new record), so the value rendered as a change's new value serves again as the next
+ * change's old value.
+ */
+const auditValues = new WeakMap<UserRecord, string>();
+
+/**
+ * The PascalCase form Partner Center embeds in audit records' old and new values. Never holds a password. Written
+ * as text in the order `JSON.stringify` would give it (a string per field), at about two-thirds of its cost.
+ */
 export function toAuditValue(u: UserRecord): string {
-  const v: Record<string, unknown> = {};
-  if (u.usageLocation !== null) v.UsageLocation = u.usageLocation;
-  v.Id = u.id;
-  v.UserPrincipalName = u.upn;
-  if (u.firstName !== null) v.FirstName = u.firstName;
-  if (u.lastName !== null) v.LastName = u.lastName;
-  v.DisplayName = u.displayName;
-  if (u.immutableId !== null) v.ImmutableId = u.immutableId;
-  if (u.phoneNumber !== null) v.PhoneNumber = u.phoneNumber;
-  v.UserDomainType = u.userDomainType;
-  v.State = u.state;
-  if (u.state === 'inactive' && u.softDeletionTime !== null) v.SoftDeletionTime = u.softDeletionTime;
-  v.Links = { Self: { Uri: userPath(u.customerId, u.id), Method: 'GET', Body: null, Headers: [] } };
-  v.Attributes = { ObjectType: ObjectTypes.customerUser };
-  return JSON.stringify(v);
+  const frozen = Object.isFrozen(u);
+  if (frozen) {
+    const kept = auditValues.get(u);
+    if (kept !== undefined) return kept;
+  }
+  const q = JSON.stringify;
+  let s = u.usageLocation !== null ? `{"UsageLocation":${q(u.usageLocation)},` : '{';
+  s += `"Id":${q(u.id)},"UserPrincipalName":${q(u.upn)}`;
+  if (u.firstName !== null) s += `,"FirstName":${q(u.firstName)}`;
+  if (u.lastName !== null) s += `,"LastName":${q(u.lastName)}`;
+  s += `,"DisplayName":${q(u.displayName)}`;
+  if (u.immutableId !== null) s += `,"ImmutableId":${q(u.immutableId)}`;
+  if (u.phoneNumber !== null) s += `,"PhoneNumber":${q(u.phoneNumber)}`;
+  s += `,"UserDomainType":${q(u.userDomainType)},"State":${q(u.state)}`;
+  if (u.state === 'inactive' && u.softDeletionTime !== null) s += `,"SoftDeletionTime":${q(u.softDeletionTime)}`;
+  s += `,"Links":{"Self":{"Uri":${q(userPath(u.customerId, u.id))},"Method":"GET","Body":null,"Headers":[]}}`;
+  s += `,"Attributes":{"ObjectType":${q(ObjectTypes.customerUser)}}}`;
+  if (frozen) auditValues.set(u, s);
+  return s;
 }
