@@ -65,6 +65,6 @@ describe('audit values of users', () => {
     const open = { ...base, displayName: 'Before' };
     assert.equal(toAuditValue(open), expected(open));
     open.displayName = 'After';
-    assert.equal(JSON.parse(toAuditValue(open)).DisplayName, 'After');
+    assert.equal((JSON.parse(toAuditValue(open)) as { DisplayName: string }).DisplayName, 'After');
   });
 });
