@@ -2,6 +2,7 @@
 import { ObjectTypes, type AuditOperationType, type AuditRecord, type AuditResourceType } from '@partnerkit/contract';
 import type { Actor } from '../actor.js';
 import type { AuditRecordRow, CustomerRecord } from '../store/records.js';
+import { fullUserAuditValue } from '../users/wire.js';
 
 /** Milliseconds from 0001-01-01 (.NET's epoch) to 1970-01-01. */
 const EPOCH_MS_FROM_YEAR_ONE = 62_135_596_800_000;
@@ -72,7 +73,9 @@ export function toWireAudit(r: AuditRecordRow): AuditRecord {
     customizedData: r.customizedData,
     attributes: { objectType: ObjectTypes.auditRecord },
   };
-  if (r.oldValue !== null) out.resourceOldValue = r.oldValue;
-  if (r.newValue !== null) out.resourceNewValue = r.newValue;
+  // Users' values are stored without what follows from the record (users/wire.ts).
+  const full = r.resourceType === 'customer_user' ? (v: string) => fullUserAuditValue(r.customerId, v) : (v: string) => v;
+  if (r.oldValue !== null) out.resourceOldValue = full(r.oldValue);
+  if (r.newValue !== null) out.resourceNewValue = full(r.newValue);
   return out;
 }

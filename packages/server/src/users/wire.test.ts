@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { UserRecord } from '../store/records.js';
-import { toAuditValue } from './wire.js';
+import { fullUserAuditValue, toAuditValue } from './wire.js';
 
 const base: UserRecord = {
   id: '669e9734-fe1f-46bc-8b42-1a47615f979a',
@@ -40,30 +40,37 @@ function expected(u: UserRecord): string {
   return JSON.stringify(v);
 }
 
+const users: UserRecord[] = [
+  base,
+  { ...base, usageLocation: null, firstName: null, lastName: null },
+  { ...base, immutableId: 'AbC+/=', phoneNumber: '+1 425 555 0100', userDomainType: 'federated' },
+  { ...base, state: 'inactive', softDeletionTime: '2026-12-01T10:00:00Z' },
+  { ...base, state: 'active', softDeletionTime: '2026-12-01T10:00:00Z' },
+  { ...base, displayName: 'Quote " back\\slash \u0001 ✓ \u2028 }}', firstName: '', lastName: '"Links":{}}' },
+];
+
 describe('audit values of users', () => {
-  test('a user audit value is the JSON of its PascalCase form, nulls left out and no password', () => {
-    const users: UserRecord[] = [
-      base,
-      { ...base, usageLocation: null, firstName: null, lastName: null },
-      { ...base, immutableId: 'AbC+/=', phoneNumber: '+1 425 555 0100', userDomainType: 'federated' },
-      { ...base, state: 'inactive', softDeletionTime: '2026-12-01T10:00:00Z' },
-      { ...base, state: 'active', softDeletionTime: '2026-12-01T10:00:00Z' },
-      { ...base, displayName: 'Quote " back\\slash \u0001 ✓ \u2028', firstName: '', lastName: '</script>' },
-    ];
+  test('a user audit value is stored without its Links and Attributes, and shown whole: nulls left out, no password', () => {
     for (const u of users) {
-      const value = toAuditValue(u);
-      assert.equal(value, expected(u));
-      assert.equal(value.includes('secret-hash'), false);
+      const stored = toAuditValue(u);
+      assert.equal(stored.includes('secret-hash'), false);
+      const parsed = JSON.parse(stored) as Record<string, unknown>;
+      assert.equal('Links' in parsed || 'Attributes' in parsed, false);
+      assert.equal(fullUserAuditValue(u.customerId, stored), expected(u));
     }
+  });
+
+  test('a user audit value stored whole, as before, is shown as it was stored', () => {
+    for (const u of users) assert.equal(fullUserAuditValue(u.customerId, expected(u)), expected(u));
   });
 
   test('a frozen user gives the same value at each call; a user not frozen is rendered from its fields at each call', () => {
     const frozen = Object.freeze({ ...base, displayName: 'Frozen' });
-    assert.equal(toAuditValue(frozen), expected(frozen));
-    assert.equal(toAuditValue(frozen), expected(frozen));
+    assert.equal(fullUserAuditValue(frozen.customerId, toAuditValue(frozen)), expected(frozen));
+    assert.equal(fullUserAuditValue(frozen.customerId, toAuditValue(frozen)), expected(frozen));
 
     const open = { ...base, displayName: 'Before' };
-    assert.equal(toAuditValue(open), expected(open));
+    assert.equal(fullUserAuditValue(open.customerId, toAuditValue(open)), expected(open));
     open.displayName = 'After';
     assert.equal((JSON.parse(toAuditValue(open)) as { DisplayName: string }).DisplayName, 'After');
   });

@@ -31,8 +31,10 @@ export function toWireUser(u: UserRecord): CustomerUser {
 const auditValues = new WeakMap<UserRecord, string>();
 
 /**
- * The PascalCase form Partner Center embeds in audit records' old and new values. Never holds a password. Written
- * as text in the order `JSON.stringify` would give it (a string per field), at about two-thirds of its cost.
+ * A user's audit value as the store keeps it: the PascalCase form Partner Center embeds in audit records' old and new
+ * values, without its `Links` and `Attributes`, which follow from the record's customer and the user's id
+ * (`fullUserAuditValue` puts them back). Never holds a password. Written as text in the order `JSON.stringify` would
+ * give it (a string per field), at about two-thirds of its cost.
  */
 export function toAuditValue(u: UserRecord): string {
   const frozen = Object.isFrozen(u);
@@ -49,9 +51,21 @@ export function toAuditValue(u: UserRecord): string {
   if (u.immutableId !== null) s += `,"ImmutableId":${q(u.immutableId)}`;
   if (u.phoneNumber !== null) s += `,"PhoneNumber":${q(u.phoneNumber)}`;
   s += `,"UserDomainType":${q(u.userDomainType)},"State":${q(u.state)}`;
-  if (u.state === 'inactive' && u.softDeletionTime !== null) s += `,"SoftDeletionTime":${q(u.softDeletionTime)}`;
-  s += `,"Links":{"Self":{"Uri":${q(userPath(u.customerId, u.id))},"Method":"GET","Body":null,"Headers":[]}}`;
-  s += `,"Attributes":{"ObjectType":${q(ObjectTypes.customerUser)}}}`;
+  if (u.state === 'inactive' && u.softDeletionTime !== null) s += `,"SoftDeletionTime":${q(u.softDeletionTime)}}`;
+  else s += '}';
   if (frozen) auditValues.set(u, s);
   return s;
+}
+
+/**
+ * A user's audit value as Partner Center shows it, from the value stored (`toAuditValue`) and the audit record's
+ * customer. A value stored whole, as before 2026-12-07, is shown as it is: it ends with its `Attributes` object
+ * (`}}`), where a value stored without them ends with a string (`"}`).
+ */
+export function fullUserAuditValue(customerId: string, stored: string): string {
+  if (stored.endsWith('}}')) return stored;
+  const { Id: id } = JSON.parse(stored) as { Id?: unknown };
+  if (typeof id !== 'string') return stored;
+  return `${stored.slice(0, -1)},"Links":{"Self":{"Uri":${JSON.stringify(userPath(customerId, id))},"Method":"GET","Body":null,"Headers":[]}},` +
+    `"Attributes":{"ObjectType":${JSON.stringify(ObjectTypes.customerUser)}}}`;
 }
