@@ -1,12 +1,12 @@
 /** A promise and the function that settles it, for something that ends later, elsewhere. */
-export interface Signal {
-  readonly promise: Promise<void>;
-  readonly resolve: () => void;
+export interface Signal<T = void> {
+  readonly promise: Promise<T>;
+  readonly resolve: (value: T) => void;
 }
 
-export function signal(): Signal {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => {
+export function signal<T = void>(): Signal<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
     resolve = r;
   });
   return { promise, resolve };

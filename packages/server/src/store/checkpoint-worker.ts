@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
-import type { CheckpointReport, CheckpointRequest, CheckpointWorkerData } from './checkpointer.js';
+import type { CheckpointReport, CheckpointRequest, CheckpointWorkerData, WorkerMessage } from './checkpointer.js';
 
 const port = parentPort;
 if (port === null) throw new Error('checkpoint-worker.js runs as a worker thread');
@@ -14,10 +14,29 @@ const db = new BetterSqlite3(file, { fileMustExist: true });
 db.pragma(`synchronous = ${synchronous}`);
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
 
+/** Statements asked to be run for their reads (`warm`), prepared once each. */
+const warmers = new Map<string, BetterSqlite3.Statement>();
+
 port.on('message', (request: CheckpointRequest) => {
   if (request === 'close') {
     db.close();
     port.close();
+    return;
+  }
+  if (typeof request === 'object') {
+    try {
+      let stmt = warmers.get(request.warm);
+      if (stmt === undefined) {
+        stmt = db.prepare(request.warm);
+        // Only reads: this connection must never take the write lock from the writer.
+        if (!stmt.reader || !stmt.readonly) throw new Error('only a read-only query can warm pages');
+        warmers.set(request.warm, stmt);
+      }
+      port.postMessage({ warmed: stmt.all(...request.parameters).length } satisfies WorkerMessage);
+    } catch {
+      // The writer reads the pages itself.
+      port.postMessage({ warmed: null } satisfies WorkerMessage);
+    }
     return;
   }
   let report: CheckpointReport;

@@ -31,8 +31,12 @@ import { Worker } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import { signal } from '../signal.js';
 
-export type CheckpointRequest = 'checkpoint' | 'close';
+/** What the main thread asks the worker: a checkpoint, its end, or a read of the pages a statement reads (`warm`). */
+export type CheckpointRequest = 'checkpoint' | 'close' | { warm: string; parameters: unknown[] };
+/** A checkpoint's figures. */
 export type CheckpointReport = { ok: true; busy: boolean; log: number; checkpointed: number } | { ok: false; code: string };
+/** What the worker answers: a checkpoint's report, or `warmed`: the rows the read asked for gave (null: it failed). */
+export type WorkerMessage = CheckpointReport | { warmed: number | null };
 export interface CheckpointWorkerData {
   file: string;
   synchronous: 'NORMAL' | 'FULL';
@@ -162,7 +166,11 @@ export class Checkpointer {
     this.worker = worker;
     // The worker never keeps the process alive; a closing store ends it (close()).
     worker.unref();
-    worker.on('message', (report: CheckpointReport) => {
+    worker.on('message', (report: WorkerMessage) => {
+      if ('warmed' in report) {
+        this.warming.shift()?.(report.warmed ?? undefined);
+        return;
+      }
       this.inFlight = false;
       this.noteCheckpoint(report);
       if (this.restartStep(report)) return;
@@ -176,12 +184,33 @@ export class Checkpointer {
         this.stopped = true;
         this.inFlight = false;
         this.endPause(false);
+        for (const done of this.warming.splice(0)) done(undefined);
         resolve();
       });
     });
     // An error ends the worker (its 'exit' follows); the writer goes on checkpointing by itself.
     worker.on('error', () => undefined);
     return worker;
+  }
+
+  /** The reads asked of the worker (`warm`) and not yet over, oldest first: each settles the caller's wait. */
+  private readonly warming: ((rows: number | undefined) => void)[] = [];
+
+  /**
+   * Runs the read-only statement `sql` on the worker's connection, off the main thread, so that the pages it reads
+   * are in the system's page cache when a statement of the writer reads them next (the oldest replay records, before
+   * they are purged: by then this machine has often dropped them from its cache, and the writer would wait for the
+   * disk with the event loop blocked). Settles when the read is over, at once when the worker is not running (the
+   * writes are then few) and when the read fails (the writer reads the pages itself). Answers how many rows the
+   * read gave, or `undefined` when it did not run.
+   */
+  warm(sql: string, parameters: unknown[]): Promise<number | undefined> {
+    const worker = this.worker;
+    if (worker === undefined || this.stopped) return Promise.resolve(undefined);
+    const { promise, resolve } = signal<number | undefined>();
+    this.warming.push(resolve);
+    worker.postMessage({ warm: sql, parameters } satisfies CheckpointRequest);
+    return promise;
   }
 
   /** True while a checkpoint is due or running. */

@@ -64,6 +64,9 @@ export async function openSqliteStore(opts: SqliteOptions): Promise<Store> {
       })),
       onBatchLost: (f) => driver.onBatchLost(f),
     },
+    warm: async (text, parameters) => {
+      await checkpointer?.warm(text, parameters);
+    },
     ...(opts.maxKeptUsers !== undefined ? { maxKeptUsers: opts.maxKeptUsers } : {}),
     ...(opts.maxReplayKeys !== undefined ? { maxReplayKeys: opts.maxReplayKeys } : {}),
   });

@@ -188,6 +188,11 @@ const SQL = {
     'delete from idempotency where seq in (select seq from idempotency where created_at < ? order by created_at limit ?) ' +
     'returning seq, partner_id, request_id',
   ),
+  /**
+   * The pages `purgeIdempotencyKept` reads, with the same parameters: the records' rows and their keys in the index
+   * `idempotency_created` (a column outside the index, so the row is read).
+   */
+  warmIdempotencyPurge: sqliteSql('select sum(status) as s from idempotency where seq in (select seq from idempotency where created_at < ? order by created_at limit ?)'),
   idempotencyCount: sqliteSql('select count(*) as n from idempotency'),
   /** Keys after the given one, in the order of the index `idempotency_created`, which holds them (migration 005). */
   idempotencyKeys: sqliteSql(
@@ -1105,6 +1110,11 @@ export interface StoreEngine {
    */
   maxReplayKeys?: number;
   /**
+   * SQLite: runs a read-only statement off the main thread (the checkpoint thread), so that the pages it reads are in
+   * the system's page cache when the writer reads them next; settles when it is over.
+   */
+  warm?: (sql: string, parameters: unknown[]) => Promise<void>;
+  /**
    * Runs fixed SQL and transactions straight on the driver (SQLite, where a statement runs synchronously and
    * Kysely's connection plumbing costs more than the statement): `outside` transactions; `transaction(fn)` runs
    * `fn` as a transaction with its runner and, made when first asked for, a Kysely executor on its connection.
@@ -1576,6 +1586,9 @@ export class Store extends StoreTx {
     while (purged < count) {
       // Each delete has committed when it returns; its records are then no longer found.
       const limit = Math.min(chunk, count - purged);
+      // The oldest records' pages have often left the system's page cache by now: they are read back off the main
+      // thread first, so that the delete, which blocks it, finds them in memory.
+      await this.engine.warm?.(SQL.warmIdempotencyPurge.sqlite, [before, limit]);
       const rows = (await this.run<{ seq: number; partner_id: string; request_id: string }>(SQL.purgeIdempotencyKept, [before, limit])).rows;
       if (keys) for (const r of rows) keys.remove(replayKeyHash(r.partner_id, r.request_id), r.seq);
       purged += rows.length;
