@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { AuditRecord, Collection, CustomerUser } from '@partnerkit/contract';
 import { hashSecret } from '../identity/passwords.js';
 import type { AuditRecordRow, UserRecord } from '../store/records.js';
-import { assertFault, DEMO, DEMO_IDS, startTestService, type CallOptions, type CallResult, type TestService } from '../testing/harness.js';
+import { assertFault, DEMO, DEMO_IDS, startTestService, userRecord, type CallOptions, type CallResult, type TestService } from '../testing/harness.js';
 
 const F = DEMO_IDS.fabrikam;
 const C = DEMO_IDS.contoso;
@@ -42,11 +42,10 @@ function api<T = unknown>(ctx: Ctx, method: string, path: string, opts: CallOpti
 async function freshUser(ctx: Ctx, cid: string = CID, domain = 'fabrikam.example'): Promise<UserRecord> {
   ctx.counter++;
   const id = randomUUID();
-  const u: UserRecord = {
+  const u = userRecord({
     id, customerId: cid, upn: `audit.${String(ctx.counter)}.${id.slice(0, 8)}@${domain}`, displayName: `Audit User ${String(ctx.counter)}`,
-    firstName: 'Audit', lastName: 'User', usageLocation: 'GB', immutableId: null, phoneNumber: null, passwordHash: ctx.hash,
-    forceChangePassword: false, state: 'active', softDeletionTime: null, userDomainType: 'none', lastDirectorySyncTime: null,
-  };
+    firstName: 'Audit', lastName: 'User', usageLocation: 'GB', passwordHash: ctx.hash,
+  });
   assert.ok(await ctx.svc.store.insertUser(u));
   return u;
 }

@@ -210,14 +210,24 @@ export async function seedStoreUsers(
   const customerId = customerIds[0] ?? '';
   const users: UserRecord[] = Array.from({ length: count }, (_, n) => {
     const id = randomUUID();
-    return {
-      id, customerId, upn: `user${String(n)}.${id.slice(0, 8)}@${domain}`, displayName: `User ${String(n)}`, firstName: null,
-      lastName: null, usageLocation: 'US', immutableId: null, phoneNumber: null, passwordHash: null, forceChangePassword: false,
-      state: 'active', softDeletionTime: null, userDomainType: 'none', lastDirectorySyncTime: null,
-    };
+    return userRecord({ id, customerId, upn: `user${String(n)}.${id.slice(0, 8)}@${domain}`, displayName: `User ${String(n)}`, usageLocation: 'US' });
   });
   for (const u of users) await store.insertUser(u);
   return users;
+}
+
+/**
+ * A user record for writing straight into a store: an active, managed user with no password and every optional field
+ * empty, a new id, and what `over` sets.
+ */
+export function userRecord(over: Partial<UserRecord> & Pick<UserRecord, 'customerId'>): UserRecord {
+  const id = over.id ?? randomUUID();
+  return {
+    id, upn: `user.${id.slice(0, 8)}@example.test`, displayName: 'User', firstName: null, lastName: null, usageLocation: null,
+    immutableId: null, phoneNumber: null, passwordHash: null, forceChangePassword: false, state: 'active', softDeletionTime: null,
+    userDomainType: 'none', lastDirectorySyncTime: null,
+    ...over,
+  };
 }
 
 export function demoAuditRecords(store: Store): Promise<{ record: AuditRecordRow; seq: number }[]> {

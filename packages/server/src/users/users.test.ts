@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Collection, CustomerUser } from '@partnerkit/contract';
 import { hashSecret, verifySecret } from '../identity/passwords.js';
 import type { UserRecord } from '../store/records.js';
-import { assertFault, DEMO, DEMO_IDS, startTestService, type FaultBody, type CallOptions, type CallResult, type TestService } from '../testing/harness.js';
+import { assertFault, DEMO, DEMO_IDS, startTestService, userRecord, type FaultBody, type CallOptions, type CallResult, type TestService } from '../testing/harness.js';
 
 const F = DEMO_IDS.fabrikam;
 const C = DEMO_IDS.contoso;
@@ -49,7 +49,7 @@ async function freshUser(ctx: Ctx, over: Partial<UserRecord> = {}): Promise<User
   ctx.counter++;
   const id = randomUUID();
   const n = String(ctx.counter);
-  const u: UserRecord = {
+  const u = userRecord({
     id,
     customerId: CID,
     upn: `fresh.${n}.${id.slice(0, 8)}@${CUSTOM_DOMAIN}`,
@@ -57,16 +57,9 @@ async function freshUser(ctx: Ctx, over: Partial<UserRecord> = {}): Promise<User
     firstName: 'Fresh',
     lastName: `User${n}`,
     usageLocation: 'GB',
-    immutableId: null,
-    phoneNumber: null,
     passwordHash: ctx.hash,
-    forceChangePassword: false,
-    state: 'active',
-    softDeletionTime: null,
-    userDomainType: 'none',
-    lastDirectorySyncTime: null,
     ...over,
-  };
+  });
   assert.ok(await ctx.svc.store.insertUser(u), 'fresh user inserted');
   return u;
 }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { UserRecord } from '../store/records.js';
-import { fullUserAuditValue, toAuditValue } from './wire.js';
+import { userRecord } from '../testing/harness.js';
+import { fullUserAuditValue, toAuditValue, toWireUser } from './wire.js';
 
-const base: UserRecord = {
+const base = userRecord({
   id: '669e9734-fe1f-46bc-8b42-1a47615f979a',
   customerId: 'b662d1f9-72be-40f6-87c7-9fb9380a2726',
   upn: 'priya.raman@fabrikam.example',
@@ -11,32 +12,23 @@ const base: UserRecord = {
   firstName: 'Priya',
   lastName: 'Raman',
   usageLocation: 'FR',
-  immutableId: null,
-  phoneNumber: null,
   passwordHash: 'scrypt$secret-hash',
-  forceChangePassword: false,
-  state: 'active',
-  softDeletionTime: null,
-  userDomainType: 'none',
-  lastDirectorySyncTime: null,
-};
+});
 
-/** The audit value as an object, in Partner Center's field order, serialised by JSON.stringify. */
+const pascal = (k: string): string => k.charAt(0).toUpperCase() + k.slice(1);
+
+/**
+ * The audit value Partner Center shows for a user: the user's own wire form (`toWireUser`, tested against the
+ * contract elsewhere) with PascalCase names, without `lastDirectorySyncTime`, and with `Body: null` in its self link.
+ */
 function expected(u: UserRecord): string {
+  const { links, attributes, ...fields } = toWireUser(u);
   const v: Record<string, unknown> = {};
-  if (u.usageLocation !== null) v.UsageLocation = u.usageLocation;
-  v.Id = u.id;
-  v.UserPrincipalName = u.upn;
-  if (u.firstName !== null) v.FirstName = u.firstName;
-  if (u.lastName !== null) v.LastName = u.lastName;
-  v.DisplayName = u.displayName;
-  if (u.immutableId !== null) v.ImmutableId = u.immutableId;
-  if (u.phoneNumber !== null) v.PhoneNumber = u.phoneNumber;
-  v.UserDomainType = u.userDomainType;
-  v.State = u.state;
-  if (u.state === 'inactive' && u.softDeletionTime !== null) v.SoftDeletionTime = u.softDeletionTime;
-  v.Links = { Self: { Uri: `/customers/${u.customerId}/users/${u.id}`, Method: 'GET', Body: null, Headers: [] } };
-  v.Attributes = { ObjectType: 'CustomerUser' };
+  for (const [k, value] of Object.entries(fields)) if (k !== 'lastDirectorySyncTime') v[pascal(k)] = value;
+  const self = links.self;
+  assert.ok(self !== undefined);
+  v.Links = { Self: { Uri: self.uri, Method: self.method, Body: null, Headers: self.headers } };
+  v.Attributes = { ObjectType: attributes.objectType };
   return JSON.stringify(v);
 }
 
@@ -45,7 +37,7 @@ const users: UserRecord[] = [
   { ...base, usageLocation: null, firstName: null, lastName: null },
   { ...base, immutableId: 'AbC+/=', phoneNumber: '+1 425 555 0100', userDomainType: 'federated' },
   { ...base, state: 'inactive', softDeletionTime: '2026-12-01T10:00:00Z' },
-  { ...base, state: 'active', softDeletionTime: '2026-12-01T10:00:00Z' },
+  { ...base, state: 'active', softDeletionTime: '2026-12-01T10:00:00Z', lastDirectorySyncTime: '2026-11-30T08:00:00Z' },
   { ...base, displayName: 'Quote " back\\slash \u0001 ✓ \u2028 }}', firstName: '', lastName: '"Links":{}}' },
 ];
 
