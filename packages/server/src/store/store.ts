@@ -1358,8 +1358,9 @@ export const MAX_REPLAY_KEYS = 750_000;
 /** How many replay records past the limit are purged at a time (so a purge runs every so many records, not each). */
 const REPLAY_TRIM = 4096;
 /**
- * Replay records deleted by one statement when they are purged past the limit. Deleting a record reads its row
- * (about 1.2 KB), often back from the disk by then, on the main thread: a smaller statement holds the requests of
+ * Replay records deleted by one statement when they are purged past the limit. Deleting a record changes its row's
+ * page (some 650 bytes a record with the seed PATCH's answer) and its key's in the purge's index on the main thread
+ * (the rows are read ahead on the checkpoint thread, `purgeReplayRecords`): a smaller statement holds the requests of
  * its turn up for less time.
  */
 const REPLAY_TRIM_CHUNK = 1024;
