@@ -71,6 +71,37 @@ describe('ReplayKeys', () => {
     assert.deepEqual(keys.find(0xffff_ffff), [3]);
   });
 
+  test('forgetting below a seq removes exactly the records under it, chains that wrap included, and shrinks the table', () => {
+    const keys = new ReplayKeys();
+    const model = new Map<number, Set<number>>();
+    const next = seededRandom(777);
+    // Long chains (few hashes), one wrapping past the last slot; seqs in order, as the store adds them.
+    const hashes = [0xffff_ffff, 1 << 20, 1, 1 + 1024, 2 + 2048 * 7];
+    for (let seq = 1; seq <= 20_000; seq++) {
+      const hash = next() < 0.3 ? (hashes[Math.floor(next() * hashes.length)] ?? 1) : 3 + Math.floor(next() * (1 << 20));
+      keys.add(hash, seq);
+      model.set(hash, (model.get(hash) ?? new Set<number>()).add(seq));
+    }
+    assert.equal(keys.newest, 20_000);
+    const grown = keys.bytes;
+    const check = (floor: number): void => {
+      let held = 0;
+      for (const [hash, seqs] of model) {
+        const kept = [...seqs].filter((q) => q >= floor);
+        held += kept.length;
+        assert.deepEqual(keys.find(hash).sort((a, b) => a - b), kept, `hash ${String(hash)} after forgetting below ${String(floor)}`);
+      }
+      assert.equal(keys.size, held);
+    };
+    assert.equal(keys.forgetBelow(1), 0);
+    assert.equal(keys.forgetBelow(5_001), 5_000);
+    check(5_001);
+    assert.equal(keys.forgetBelow(18_001), 13_000);
+    check(18_001);
+    assert.ok(keys.bytes <= grown / 4, `shrank from ${String(grown)} to ${String(keys.bytes)} bytes`);
+    assert.equal(keys.newest, 20_000, 'the newest seq added stays');
+  });
+
   test('the hash tells apart which text a character belongs to, and is never 0', () => {
     assert.notEqual(replayKeyHash('ab', 'c'), replayKeyHash('a', 'bc'));
     for (let i = 0; i < 10_000; i++) assert.notEqual(replayKeyHash('p', String(i)), 0);
@@ -80,11 +111,15 @@ describe('ReplayKeys', () => {
 describe('replay records of the SQLite store', () => {
   const dir = suiteTempDir('pk-replay-');
   let n = 0;
-  const open = (dataDir: string, maxReplayKeys?: number): Promise<Store> =>
-    openSqliteStore({ dataDir, synchronous: 'normal', ...(maxReplayKeys === undefined ? {} : { maxReplayKeys }) });
+  /** `max`: most replay records found in memory; `idleMs`: the pause in writes before forgotten rows are deleted. */
+  type Limits = { max?: number; idleMs?: number };
+  const open = (dataDir: string, limits: Limits = {}): Promise<Store> => openSqliteStore({
+    dataDir, synchronous: 'normal',
+    ...(limits.max === undefined ? {} : { maxReplayKeys: limits.max }), ...(limits.idleMs === undefined ? {} : { replayIdleMs: limits.idleMs }),
+  });
   /** Opens the store of `dataDir`, runs `fn` on it and closes it. */
-  const withStore = async (dataDir: string, fn: (store: Store) => Promise<void>, maxReplayKeys?: number): Promise<void> => {
-    const store = await open(dataDir, maxReplayKeys);
+  const withStore = async (dataDir: string, fn: (store: Store) => Promise<void>, limits?: Limits): Promise<void> => {
+    const store = await open(dataDir, limits);
     try {
       await fn(store);
     } finally {
@@ -201,29 +236,98 @@ describe('replay records of the SQLite store', () => {
     assert.deepEqual([...onDisk(dataDir).rows.keys()], ['new']);
   });
 
-  test('past the limit, the oldest records are purged and the rest found in memory; a store opened with more keeps the newest', async () => {
+  /** Waits until `dataDir`'s replay rows are `expected` (request ids, sorted), for at most 5 s. */
+  const rowsBecome = async (dataDir: string, expected: string[]): Promise<void> => {
+    let rows: string[] = [];
+    for (let waited = 0; waited < 5_000; waited += 20) {
+      rows = [...onDisk(dataDir).rows.keys()].sort();
+      if (rows.join() === expected.join()) return;
+      await sleep(20);
+    }
+    assert.deepEqual(rows, expected);
+  };
+  /** A store whose forgotten rows wait a minute for a pause in the writes (none comes in a test). */
+  const BUSY = 60_000;
+  /** A store whose forgotten rows go 20 ms after the last write. */
+  const RESTING = 20;
+
+  test('past the limit, the oldest records are forgotten, their rows kept while records are written and deleted once they pause', async () => {
     const dataDir = join(dir(), `a${String(++n)}`);
     await withStore(dataDir, async (store) => {
       for (let i = 1; i <= 5; i++) await save(store, answer(`r${String(i)}`, `{"i":${String(i)}}`, i));
-      for (let waited = 0; (store.replayKeyStats().records ?? 0) > 3 && waited < 5_000; waited += 10) await sleep(10);
       assert.deepEqual(store.replayKeyStats(), { foundBy: 'memory', records: 3, bytes: 8192 });
-      for (const gone of ['r1', 'r2']) assert.equal(await store.getIdempotency('p', gone), undefined, `${gone} was purged`);
+      for (const gone of ['r1', 'r2']) assert.equal(await store.getIdempotency('p', gone), undefined, `${gone} is forgotten`);
       for (let i = 3; i <= 5; i++) assert.equal((await store.getIdempotency('p', `r${String(i)}`))?.body, `{"i":${String(i)}}`);
       await save(store, answer('r3', '{"i":"3 again"}', 6)); // replaced in place: still three records
       assert.equal((await store.getIdempotency('p', 'r3'))?.body, '{"i":"3 again"}');
       assert.equal(store.replayKeyStats().records, 3);
-    }, 3);
+    }, { max: 3, idleMs: BUSY });
     let disk = onDisk(dataDir);
     assert.deepEqual(disk.indexes, ['idempotency_created']);
-    assert.deepEqual([...disk.rows.keys()].sort(), ['r3', 'r4', 'r5']);
-    // Opened with a lower limit: the oldest (by creation: r4, then r5; r3 was saved again last) go before it serves.
+    assert.deepEqual([...disk.rows.keys()].sort(), ['r1', 'r2', 'r3', 'r4', 'r5'], 'no pause came: the forgotten rows are kept');
+    // Opened again, the newest three by creation are found (r3 was saved again last), and the rest go once nothing is written.
+    await withStore(dataDir, async (store) => {
+      assert.deepEqual(store.replayKeyStats(), { foundBy: 'memory', records: 3, bytes: 8192 });
+      await rowsBecome(dataDir, ['r3', 'r4', 'r5']);
+      assert.equal((await store.getIdempotency('p', 'r3'))?.body, '{"i":"3 again"}');
+    }, { max: 3, idleMs: RESTING });
+    // Opened with a lower limit: r4 and r5, the oldest by creation, are forgotten, then deleted.
     await withStore(dataDir, async (store) => {
       assert.deepEqual(store.replayKeyStats(), { foundBy: 'memory', records: 1, bytes: 8192 });
       assert.equal((await store.getIdempotency('p', 'r3'))?.body, '{"i":"3 again"}');
       assert.equal(await store.getIdempotency('p', 'r4'), undefined);
-    }, 1);
+      await rowsBecome(dataDir, ['r3']);
+    }, { max: 1, idleMs: RESTING });
     disk = onDisk(dataDir);
     assert.deepEqual([...disk.rows.keys()], ['r3']);
+  });
+
+  test('with more forgotten rows than the limit, they are deleted while records go on being written', async () => {
+    const dataDir = join(dir(), `a${String(++n)}`);
+    await withStore(dataDir, async (store) => {
+      for (let i = 1; i <= 12; i++) await save(store, answer(`r${String(i)}`, '{}', i));
+      // Forgotten below r10; of their rows at most three (the limit) may wait for a pause, which never comes.
+      const kept = ['r10', 'r11', 'r12'];
+      for (let waited = 0; ; waited += 20) {
+        const rows = [...onDisk(dataDir).rows.keys()];
+        if (rows.length <= 6) {
+          assert.ok(kept.every((k) => rows.includes(k)), `the records found keep their rows: ${rows.join()}`);
+          break;
+        }
+        if (waited > 5_000) assert.fail(`${String(rows.length)} rows left: ${rows.join()}`);
+        await sleep(20);
+      }
+      for (const k of kept) assert.equal((await store.getIdempotency('p', k))?.body, '{}');
+    }, { max: 3, idleMs: BUSY });
+  });
+
+  test('a forgotten key written again has two rows, of which the older goes when the store opens again, or before its key is indexed', async () => {
+    /** Writes x, y, z and w with a limit of 3, then x again: x's first record is forgotten by then, so x has two rows. */
+    const twice = async (dataDir: string): Promise<void> => {
+      await withStore(dataDir, async (store) => {
+        for (const [i, id] of ['x', 'y', 'z', 'w'].entries()) await save(store, answer(id, `{"${id}":1}`, i + 1));
+        assert.equal(await store.getIdempotency('p', 'x'), undefined, 'x is forgotten');
+        await save(store, answer('x', '{"x":2}', 5));
+        assert.equal((await store.getIdempotency('p', 'x'))?.body, '{"x":2}');
+      }, { max: 3, idleMs: BUSY });
+      assert.equal(onDisk(dataDir).rows.get('x'), 2);
+    };
+    const opened = join(dir(), `a${String(++n)}`);
+    await twice(opened);
+    await withStore(opened, async (store) => {
+      assert.equal((await store.getIdempotency('p', 'x'))?.body, '{"x":2}');
+      assert.equal(store.replayKeyStats().records, 4);
+    }, { max: 10, idleMs: BUSY });
+    assert.deepEqual([...onDisk(opened).rows].sort(), [['w', 1], ['x', 1], ['y', 1], ['z', 1]]);
+    const indexed = join(dir(), `a${String(++n)}`);
+    await twice(indexed);
+    await withStore(indexed, async (store) => {
+      assert.deepEqual(store.replayKeyStats(), { foundBy: 'index' });
+      assert.equal((await store.getIdempotency('p', 'x'))?.body, '{"x":2}');
+    }, { max: 0 });
+    const disk = onDisk(indexed);
+    assert.deepEqual(disk.indexes, ['idempotency_created', 'idempotency_key']);
+    assert.deepEqual([...disk.rows].sort(), [['w', 1], ['x', 1], ['y', 1], ['z', 1]]);
   });
 
   test('with a limit of 0 the key is indexed and records are found through it; opened again with a limit, memory finds them', async () => {
@@ -233,17 +337,19 @@ describe('replay records of the SQLite store', () => {
       for (let i = 1; i <= 3; i++) await save(store, answer(`r${String(i)}`, `{"i":${String(i)}}`, i));
       await save(store, answer('r1', '{"i":"1 again"}', 4)); // replaced through the index's upsert
       assert.equal((await store.getIdempotency('p', 'r1'))?.body, '{"i":"1 again"}');
-    }, 0);
+    }, { max: 0 });
     let disk = onDisk(dataDir);
     assert.deepEqual(disk.indexes, ['idempotency_created', 'idempotency_key']);
     assert.equal(disk.rows.get('r1'), 1);
-    // More records than the limit: the oldest (r2) goes, the index is dropped, memory finds the rest.
+    // More records than the limit: the oldest (r2) is forgotten and its row deleted, the index is dropped, memory
+    // finds the rest.
     await withStore(dataDir, async (store) => {
       assert.deepEqual(store.replayKeyStats(), { foundBy: 'memory', records: 2, bytes: 8192 });
       assert.equal((await store.getIdempotency('p', 'r1'))?.body, '{"i":"1 again"}');
       assert.equal((await store.getIdempotency('p', 'r3'))?.body, '{"i":3}');
       assert.equal(await store.getIdempotency('p', 'r2'), undefined);
-    }, 2);
+      await rowsBecome(dataDir, ['r1', 'r3']);
+    }, { max: 2, idleMs: RESTING });
     disk = onDisk(dataDir);
     assert.deepEqual(disk.indexes, ['idempotency_created']);
     assert.deepEqual([...disk.rows].sort(), [['r1', 1], ['r3', 1]]);

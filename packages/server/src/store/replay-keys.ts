@@ -65,10 +65,16 @@ export class ReplayKeys {
   private seqs = new Uint32Array(MIN_SLOTS);
   private mask = MIN_SLOTS - 1;
   private count = 0;
+  private top = 0;
 
   /** How many records it holds. */
   get size(): number {
     return this.count;
+  }
+
+  /** The largest `seq` added so far (0 before any). */
+  get newest(): number {
+    return this.top;
   }
 
   /** Bytes of its two arrays. */
@@ -101,6 +107,7 @@ export class ReplayKeys {
     if ((this.count + 1) * 4 > this.hashes.length * 3) this.resize(this.hashes.length * 2);
     this.place(hash, seq);
     this.count++;
+    if (seq > this.top) this.top = seq;
   }
 
   /** Removes the record `seq` of this hash; false when it is not held. */
@@ -112,6 +119,26 @@ export class ReplayKeys {
       if (h === 0) return false;
       if (h === hash && this.seqs[i] === seq) break;
     }
+    this.removeAt(i);
+    this.shrink();
+    return true;
+  }
+
+  /** Removes every record whose `seq` is below `floor`; answers how many it removed. */
+  forgetBelow(floor: number): number {
+    const before = this.count;
+    for (let i = 0; i < this.hashes.length; i++) {
+      // A removal shifts a later entry of the chain into slot i, which is then looked at again. An entry shifted
+      // in from the start of the array (a chain that wraps) was looked at already and is kept.
+      while ((this.hashes[i] ?? 0) !== 0 && (this.seqs[i] ?? 0) < floor) this.removeAt(i);
+    }
+    this.shrink();
+    return before - this.count;
+  }
+
+  /** Removes the entry in slot `i`. */
+  private removeAt(i: number): void {
+    const mask = this.mask;
     // Backward shift: move each later entry of the chain whose home slot is not in (i, j] into the gap.
     for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
       const h = this.hashes[j] ?? 0;
@@ -127,8 +154,11 @@ export class ReplayKeys {
     this.hashes[i] = 0;
     this.seqs[i] = 0;
     this.count--;
-    if (this.hashes.length > MIN_SLOTS && this.count * 8 < this.hashes.length) this.resize(this.hashes.length / 2);
-    return true;
+  }
+
+  /** Halves the table while seven slots in eight are free. */
+  private shrink(): void {
+    while (this.hashes.length > MIN_SLOTS && this.count * 8 < this.hashes.length) this.resize(this.hashes.length / 2);
   }
 
   private place(hash: number, seq: number): void {

@@ -17,6 +17,8 @@ export interface SqliteOptions {
   maxKeptUsers?: number;
   /** Most replay records found by key in memory (see `Store.openReplayRecords`; default `MAX_REPLAY_KEYS`). */
   maxReplayKeys?: number;
+  /** How long replay records must pause before forgotten rows are deleted (see `StoreEngine.replayIdleMs`). */
+  replayIdleMs?: number;
 }
 
 export const SQLITE_FILE = 'partnerkit.sqlite';
@@ -69,6 +71,7 @@ export async function openSqliteStore(opts: SqliteOptions): Promise<Store> {
     },
     ...(opts.maxKeptUsers !== undefined ? { maxKeptUsers: opts.maxKeptUsers } : {}),
     ...(opts.maxReplayKeys !== undefined ? { maxReplayKeys: opts.maxReplayKeys } : {}),
+    ...(opts.replayIdleMs !== undefined ? { replayIdleMs: opts.replayIdleMs } : {}),
   });
   try {
     await store.migrate();

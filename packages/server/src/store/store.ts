@@ -34,6 +34,8 @@ import type {
 type Executor = Kysely<Database> | Transaction<Database>;
 /** A replay record's row; `seq` only on SQLite (migration 005). */
 type IdempotencyRow = Selectable<Database['idempotency']> & { seq?: number };
+/** A replay record's key and `seq`, as a purge answers them. */
+type ReplayKeyRow = { seq: number; partner_id: string; request_id: string };
 
 export type { Dialect } from './migrations.js';
 
@@ -193,6 +195,23 @@ const SQL = {
    * `idempotency_created` (a column outside the index, so the row is read).
    */
   warmIdempotencyPurge: sqliteSql('select sum(status) as s from idempotency where seq in (select seq from idempotency where created_at < ? order by created_at limit ?)'),
+  /** The oldest records with a `seq` below `?`, at most `?` of them, removed; answers their keys. */
+  purgeForgotten: sqliteSql(
+    'delete from idempotency where seq in (select seq from idempotency where seq < ? order by seq limit ?) returning seq, partner_id, request_id',
+  ),
+  /**
+   * The pages `purgeForgotten` reads, with the same parameters: the rows, and the stretch of the index
+   * `idempotency_created` that holds their keys.
+   */
+  warmForgottenPurge: sqliteSql(
+    'with r as (select created_at from idempotency where seq < ? order by seq limit ?) select count(*) as s from idempotency ' +
+    'indexed by idempotency_created where created_at between (select min(created_at) from r) and (select max(created_at) from r)',
+  ),
+  deleteIdempotencyBySeq: sqliteSql('delete from idempotency where seq = ?'),
+  /** Whether the replay table has the unique index on its key. */
+  idempotencyKeyed: sqliteSql("select count(*) as n from sqlite_master where type = 'index' and name = 'idempotency_key'"),
+  /** Of the records of one key (a forgotten one, written again), all but the newest removed. */
+  dedupeIdempotency: sqliteSql('delete from idempotency where seq not in (select max(seq) from idempotency group by partner_id, request_id)'),
   idempotencyCount: sqliteSql('select count(*) as n from idempotency'),
   /** Keys after the given one, in the order of the index `idempotency_created`, which holds them (migration 005). */
   idempotencyKeys: sqliteSql(
@@ -1105,10 +1124,12 @@ export interface StoreEngine {
   /** Most users kept for reads outside transactions on a store one process owns (default `MAX_KEPT_USERS`). */
   maxKeptUsers?: number;
   /**
-   * Most replay records a store one process owns keeps, found by key in memory (default `MAX_REPLAY_KEYS`; past it
-   * the oldest are purged early; 0: none in memory, every record is found through SQLite's index on the key).
+   * Most replay records a store one process owns finds by key in memory (default `MAX_REPLAY_KEYS`; past it the
+   * oldest are forgotten early; 0: none in memory, every record is found through SQLite's index on the key).
    */
   maxReplayKeys?: number;
+  /** How long no replay record must be written before a chunk of forgotten rows is deleted (default `REPLAY_IDLE_MS`). */
+  replayIdleMs?: number;
   /**
    * SQLite: runs a read-only statement off the main thread (the checkpoint thread), so that the pages it reads are in
    * the system's page cache when the writer reads them next; settles when it is over.
@@ -1350,20 +1371,27 @@ class TurnBatch<I, R> {
 export const MAX_KEPT_USERS = 16_384;
 
 /**
- * Most replay records a store one process owns keeps, found by key in memory: 11–21 bytes each while they grow, at
- * most 8 MiB in all (2^20 slots, which hold up to 786,432 keys; docs/configuration.md, "Memory"). Past it, the oldest
- * are purged before their 24 hours are up.
+ * Most replay records a store one process owns finds by key in memory: 11–21 bytes each while they grow, at most
+ * 8 MiB in all (2^20 slots, which hold up to 786,432 keys; docs/configuration.md, "Memory"). Past it, the oldest
+ * are forgotten before their 24 hours are up: no longer found, their rows are left for the purge
+ * (`Store.purgeForgotten`).
  */
 export const MAX_REPLAY_KEYS = 750_000;
-/** How many replay records past the limit are purged at a time (so a purge runs every so many records, not each). */
+/** How many replay records past the limit are forgotten at a time (so the table is scanned every so many records). */
 const REPLAY_TRIM = 4096;
 /**
- * Replay records deleted by one statement when they are purged past the limit. Deleting a record changes its row's
- * page (some 650 bytes a record with the seed PATCH's answer) and its key's in the purge's index on the main thread
- * (the rows are read ahead on the checkpoint thread, `purgeReplayRecords`): a smaller statement holds the requests of
- * its turn up for less time.
+ * Rows of forgotten replay records deleted by one statement. Deleting a record changes its row's page (some 650
+ * bytes a record with the seed PATCH's answer) and its key's in the purge's index, on the main thread, and the
+ * oldest pages have often left the system's page cache (they are read ahead on the checkpoint thread first): a
+ * smaller statement holds the requests of its turn up for less time.
  */
-const REPLAY_TRIM_CHUNK = 1024;
+const REPLAY_PURGE_CHUNK = 1024;
+/**
+ * While no replay record has been written for this long, one chunk of forgotten rows is deleted, and then one more
+ * each time again: about 1 % of a core, so a server at rest does not take much from another beside it (docs/design.md,
+ * "Replay records found by key in memory").
+ */
+const REPLAY_IDLE_MS = 1000;
 
 export class Store extends StoreTx {
   private readonly cache: ReferenceCache;
@@ -1481,21 +1509,23 @@ export class Store extends StoreTx {
    * SQLite: from now on, replay records are found by key in memory (store/replay-keys.ts), built here from the
    * table, and the table's unique index on the key, if it has one, is dropped: without it a new record is appended
    * in order instead of landing on an index page of its own (migration 005). Of a table with more records than
-   * `StoreEngine.maxReplayKeys`, the oldest are purged first. With a limit of 0 the key is indexed instead, and
-   * records are found through the index, as on PostgreSQL. Runs before the store serves anything, so no record is
-   * written meanwhile.
+   * `StoreEngine.maxReplayKeys`, the newest are found and the rest forgotten, their rows left for the purge. With a
+   * limit of 0 the key is indexed instead, and records are found through the index, as on PostgreSQL. Runs before
+   * the store serves anything, so no record is written meanwhile.
    */
   async openReplayRecords(): Promise<void> {
     if (this.sharedByProcesses) return;
     const max = this.engine.maxReplayKeys ?? MAX_REPLAY_KEYS;
     if (max <= 0) {
-      await this.run(SQL.keyIdempotency, []);
+      await this.keyReplayRecords();
       return;
     }
-    // More records than memory keeps (a store written by a version that indexed them past the limit, or a lower
-    // limit): the oldest go first.
+    // More records than memory keeps (forgotten ones whose rows wait for the purge, or a lower limit): the oldest
+    // by creation are passed over.
     const count = (await this.run<{ n: number }>(SQL.idempotencyCount, [])).rows[0]?.n ?? 0;
-    if (count > max) await this.purgeReplayRecords(undefined, Number.MAX_SAFE_INTEGER, count - max);
+    let skip = Math.max(0, count - max);
+    /** When the oldest record found was created: the ones passed over were created before (or then). */
+    let firstHeld: number | undefined;
     const keys = new ReplayKeys();
     const chunk = 10_000;
     type KeyRow = { seq: number; created_at: number; partner_id: string; request_id: string };
@@ -1503,10 +1533,23 @@ export class Store extends StoreTx {
       const rows = (await this.run<KeyRow>(SQL.idempotencyKeys, [...after, chunk])).rows;
       for (const r of rows) {
         if (r.seq > MAX_REPLAY_SEQ) {
-          await this.run(SQL.keyIdempotency, []);
+          await this.keyReplayRecords();
           return;
         }
-        keys.add(replayKeyHash(r.partner_id, r.request_id), r.seq);
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
+        const hash = replayKeyHash(r.partner_id, r.request_id);
+        // A key written again after it was forgotten has two records: the older (read first) goes.
+        for (const seq of keys.find(hash)) {
+          const held = (await this.run<IdempotencyRow>(SQL.idempotencyBySeq, [seq])).rows[0];
+          if (held?.partner_id !== r.partner_id || held.request_id !== r.request_id) continue;
+          keys.remove(hash, seq);
+          await this.run(SQL.deleteIdempotencyBySeq, [seq]);
+        }
+        keys.add(hash, r.seq);
+        firstHeld ??= r.created_at;
       }
       const last = rows[rows.length - 1];
       if (last === undefined || rows.length < chunk) break;
@@ -1514,6 +1557,20 @@ export class Store extends StoreTx {
     }
     await this.run(SQL.unkeyIdempotency, []);
     this.replayKeys = keys;
+    if (firstHeld !== undefined && count > max) {
+      this.forgottenBefore = firstHeld;
+      this.purging ??= this.purgeForgotten(keys, max);
+    }
+  }
+
+  /**
+   * SQLite indexes the replay records' key, unique, unless it has already; of a key written again after it was
+   * forgotten, only the newest record is kept.
+   */
+  private async keyReplayRecords(): Promise<void> {
+    if (((await this.run<{ n: number }>(SQL.idempotencyKeyed, [])).rows[0]?.n ?? 0) > 0) return;
+    await this.run(SQL.dedupeIdempotency, []);
+    await this.run(SQL.keyIdempotency, []);
   }
 
   /** How replay records are found by key: `memory` (with the records held), `index` (SQLite's or PostgreSQL's). */
@@ -1522,9 +1579,9 @@ export class Store extends StoreTx {
   }
 
   /**
-   * A replay record has committed: it is found by key from now on. Past the limit, the oldest records are purged
-   * (`REPLAY_TRIM` past it at a time, one purge under way at most); with a `seq` past what the table holds, the key
-   * is indexed.
+   * A replay record has committed: it is found by key from now on. Past the limit, the oldest records are forgotten
+   * (`REPLAY_TRIM` past it at a time) and their rows purged later (`purgeForgotten`); with a `seq` past what the
+   * table holds, the key is indexed.
    */
   protected override replayWritten(hash: number, seq: number): void {
     const keys = this.replayKeys;
@@ -1534,23 +1591,92 @@ export class Store extends StoreTx {
       return;
     }
     keys.add(hash, seq);
+    this.replayWrites++;
     const max = this.engine.maxReplayKeys ?? MAX_REPLAY_KEYS;
-    if (keys.size > max && this.trimming === undefined) this.trimming = this.trimReplayRecords(keys, max);
+    if (keys.size <= max) return;
+    // Every record held has a `seq` of at most `newest`, so at most `max - trim` of them are at or above the floor.
+    const floor = keys.newest + 1 - max + Math.min(REPLAY_TRIM, Math.floor(max / 16));
+    keys.forgetBelow(floor);
+    this.forgottenBelow = Math.max(this.forgottenBelow, floor);
+    this.purging ??= this.purgeForgotten(keys, max);
+    if (this.forgottenBelow - this.purgedBelow > max) this.wakePurge?.();
   }
 
-  private trimming: Promise<void> | undefined;
-  /** Purges the oldest replay records until no more than `max` are left (and some room made below it). */
-  private async trimReplayRecords(keys: ReplayKeys, max: number): Promise<void> {
+  /** Replay records written so far: `purgeForgotten` waits for a pause in them. */
+  private replayWrites = 0;
+  /** Rows with a `seq` below this are of forgotten records (memory holds none of them). */
+  private forgottenBelow = 0;
+  /** The rows below this `seq` are purged already. */
+  private purgedBelow = 0;
+  /** Rows created before this are of records passed over when the store opened (0: none, or purged). */
+  private forgottenBefore = 0;
+  private purging: Promise<void> | undefined;
+  /** Ends the purge's wait for a pause at once (too many forgotten rows, or the store closing). */
+  private wakePurge: (() => void) | undefined;
+  private closing = false;
+
+  /**
+   * Deletes the rows of forgotten records (those passed over at open, then those with a `seq` below
+   * `forgottenBelow`), a chunk at a time: one each time no replay record has been written for `REPLAY_IDLE_MS`, and
+   * one after the other while more of them wait than the limit itself (the bound on the disk). Under load the
+   * deletes wait: each reads pages of the oldest rows back and writes them again, which cost up to 45 % of the seed
+   * PATCH's throughput when they ran with every change (docs/performance.md).
+   */
+  private async purgeForgotten(keys: ReplayKeys, max: number): Promise<void> {
     try {
-      while (keys.size > max) {
-        const purged = await this.purgeReplayRecords(keys, Number.MAX_SAFE_INTEGER, keys.size - max + Math.min(REPLAY_TRIM, Math.floor(max / 16)), REPLAY_TRIM_CHUNK);
-        if (purged === 0) return; // the next record tries again
+      while (!this.closing && (this.forgottenBefore > 0 || this.purgedBelow < this.forgottenBelow)) {
+        if (this.forgottenBelow - this.purgedBelow <= max) {
+          const seen = this.replayWrites;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, this.engine.replayIdleMs ?? REPLAY_IDLE_MS);
+            timer.unref();
+            this.wakePurge = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          this.wakePurge = undefined;
+          if (seen !== this.replayWrites) continue;
+        }
+        if (this.forgottenBefore > 0) {
+          if ((await this.purgeCreatedBefore(keys, this.forgottenBefore)) < REPLAY_PURGE_CHUNK) this.forgottenBefore = 0;
+        } else {
+          this.purgedBelow = await this.purgeSeqsBelow(keys, this.forgottenBelow);
+        }
       }
     } catch {
-      // A failed purge (the store closing, a full disk) is tried again at the next record.
+      // A failed purge (the store closing, a full disk) is tried again when the next record is forgotten.
     } finally {
-      this.trimming = undefined;
+      this.purging = undefined;
     }
+  }
+
+  /**
+   * Deletes the oldest rows with a `seq` below `below`, at most `REPLAY_PURGE_CHUNK` (one statement, outside
+   * transactions), and their keys from `keys` if held. Answers the `seq` below which no row is left.
+   */
+  private async purgeSeqsBelow(keys: ReplayKeys, below: number): Promise<number> {
+    await this.engine.warm?.(SQL.warmForgottenPurge.sqlite, [below, REPLAY_PURGE_CHUNK]);
+    const rows = (await this.run<ReplayKeyRow>(SQL.purgeForgotten, [below, REPLAY_PURGE_CHUNK])).rows;
+    let last = 0;
+    for (const r of rows) {
+      keys.remove(replayKeyHash(r.partner_id, r.request_id), r.seq);
+      last = Math.max(last, r.seq);
+    }
+    return rows.length < REPLAY_PURGE_CHUNK ? below : last + 1;
+  }
+
+  /**
+   * Deletes the oldest rows created before `before`, at most `REPLAY_PURGE_CHUNK` (one statement, outside
+   * transactions), and their keys from `keys` if held. Answers how many it deleted.
+   */
+  private async purgeCreatedBefore(keys: ReplayKeys, before: number): Promise<number> {
+    // The oldest records' pages have often left the system's page cache by now: they are read back off the main
+    // thread first, so that the delete, which blocks it, finds them in memory.
+    await this.engine.warm?.(SQL.warmIdempotencyPurge.sqlite, [before, REPLAY_PURGE_CHUNK]);
+    const rows = (await this.run<ReplayKeyRow>(SQL.purgeIdempotencyKept, [before, REPLAY_PURGE_CHUNK])).rows;
+    for (const r of rows) keys.remove(replayKeyHash(r.partner_id, r.request_id), r.seq);
+    return rows.length;
   }
 
   private indexing: Promise<void> | undefined;
@@ -1561,7 +1687,7 @@ export class Store extends StoreTx {
    * found, and added, in memory; a record a transaction begun before inserts is covered by the index too.
    */
   private indexReplayKeys(): void {
-    this.indexing ??= this.run(SQL.keyIdempotency, []).then(
+    this.indexing ??= this.keyReplayRecords().then(
       () => {
         this.replayKeys = undefined;
       },
@@ -1575,27 +1701,8 @@ export class Store extends StoreTx {
   override async purgeIdempotency(before: number): Promise<void> {
     const keys = this.replayKeys;
     if (!keys) return super.purgeIdempotency(before);
-    await this.purgeReplayRecords(keys, before, Number.MAX_SAFE_INTEGER);
-  }
-
-  /**
-   * Removes the oldest replay records created before `before`, at most `count`, in chunks of `chunk`, each delete a
-   * statement of its own (outside transactions), and their keys from `keys`. Answers how many it removed.
-   */
-  private async purgeReplayRecords(keys: ReplayKeys | undefined, before: number, count: number, chunk = 4096): Promise<number> {
-    let purged = 0;
-    while (purged < count) {
-      // Each delete has committed when it returns; its records are then no longer found.
-      const limit = Math.min(chunk, count - purged);
-      // The oldest records' pages have often left the system's page cache by now: they are read back off the main
-      // thread first, so that the delete, which blocks it, finds them in memory.
-      await this.engine.warm?.(SQL.warmIdempotencyPurge.sqlite, [before, limit]);
-      const rows = (await this.run<{ seq: number; partner_id: string; request_id: string }>(SQL.purgeIdempotencyKept, [before, limit])).rows;
-      if (keys) for (const r of rows) keys.remove(replayKeyHash(r.partner_id, r.request_id), r.seq);
-      purged += rows.length;
-      if (rows.length < limit) break;
-    }
-    return purged;
+    // Each delete has committed when it returns; its records are then no longer found.
+    while ((await this.purgeCreatedBefore(keys, before)) === REPLAY_PURGE_CHUNK);
   }
 
   /** Reads of users outside transactions on PostgreSQL, sent together (see `getUser`). */
@@ -1848,6 +1955,9 @@ export class Store extends StoreTx {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    this.wakePurge?.();
+    await this.purging;
     await this.kysely.destroy();
   }
 }
