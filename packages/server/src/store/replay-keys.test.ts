@@ -71,7 +71,7 @@ describe('ReplayKeys', () => {
     assert.deepEqual(keys.find(0xffff_ffff), [3]);
   });
 
-  test('forgetting below a seq removes exactly the records under it, chains that wrap included, and shrinks the table', () => {
+  test('forgetting below a seq, in one pass or a share of the slots at a time, removes exactly the records under it, chains that wrap included', () => {
     const keys = new ReplayKeys();
     const model = new Map<number, Set<number>>();
     const next = seededRandom(777);
@@ -100,6 +100,18 @@ describe('ReplayKeys', () => {
     check(18_001);
     assert.ok(keys.bytes <= grown / 4, `shrank from ${String(grown)} to ${String(keys.bytes)} bytes`);
     assert.equal(keys.newest, 20_000, 'the newest seq added stays');
+    // A share of the slots at a time: a round over them all (and one more, for what a removal moved back behind the
+    // share) forgets what one pass would.
+    for (let seq = 20_001; seq <= 24_000; seq++) {
+      const hash = hashes[seq % hashes.length] ?? 1;
+      keys.add(hash, seq);
+      model.set(hash, (model.get(hash) ?? new Set<number>()).add(seq));
+    }
+    const slots = keys.bytes / 8;
+    let forgotten = 0;
+    for (let swept = 0; swept < 2 * slots; swept += 100) forgotten += keys.forgetSome(21_001, 100);
+    assert.equal(forgotten, 2_000 + 1_000);
+    check(21_001);
   });
 
   test('the hash tells apart which text a character belongs to, and is never 0', () => {
@@ -280,6 +292,21 @@ describe('replay records of the SQLite store', () => {
     }, { max: 1, idleMs: RESTING });
     disk = onDisk(dataDir);
     assert.deepEqual([...disk.rows.keys()], ['r3']);
+  });
+
+  test('past a limit of more than 16 (where a share of the table is looked at per record), the newest are found, the oldest forgotten, and memory holds at most a sixteenth more', async () => {
+    const dataDir = join(dir(), `a${String(++n)}`);
+    await withStore(dataDir, async (store) => {
+      let most = 0;
+      for (let i = 1; i <= 300; i++) {
+        await save(store, answer(`r${String(i)}`, `{"i":${String(i)}}`, i));
+        most = Math.max(most, store.replayKeyStats().records ?? 0);
+      }
+      // A limit of 64 forgets down to 60 (64 less a sixteenth) and falls back to a whole pass past 68.
+      assert.ok(most <= 68, `at most ${String(most)} records held`);
+      for (let i = 241; i <= 300; i++) assert.equal((await store.getIdempotency('p', `r${String(i)}`))?.body, `{"i":${String(i)}}`);
+      for (let i = 1; i <= 200; i++) assert.equal(await store.getIdempotency('p', `r${String(i)}`), undefined, `r${String(i)} is forgotten`);
+    }, { max: 64, idleMs: BUSY });
   });
 
   test('with more forgotten rows than the limit, they are deleted while records go on being written', async () => {

@@ -127,12 +127,32 @@ export class ReplayKeys {
   /** Removes every record whose `seq` is below `floor`; answers how many it removed. */
   forgetBelow(floor: number): number {
     const before = this.count;
-    for (let i = 0; i < this.hashes.length; i++) {
+    const { hashes, seqs } = this;
+    for (let i = 0; i < seqs.length; i++) {
       // A removal shifts a later entry of the chain into slot i, which is then looked at again. An entry shifted
-      // in from the start of the array (a chain that wraps) was looked at already and is kept.
-      while ((this.hashes[i] ?? 0) !== 0 && (this.seqs[i] ?? 0) < floor) this.removeAt(i);
+      // in from the start of the array (a chain that wraps) was looked at already and is kept. (A free slot's seq is 0.)
+      while ((seqs[i] ?? 0) < floor && hashes[i] !== 0) this.removeAt(i);
     }
     this.shrink();
+    return before - this.count;
+  }
+
+  /** The slot `forgetSome` goes on from. */
+  private cursor = 0;
+
+  /**
+   * Removes, from the next `slots` slots on (after where the last call stopped, wrapping around at the end), every
+   * record whose `seq` is below `floor`: a share of `forgetBelow`'s pass, so that no caller waits for a whole one.
+   * Answers how many it removed. A record that a removal moves back behind the share waits for the next round.
+   */
+  forgetSome(floor: number, slots: number): number {
+    const before = this.count;
+    const { hashes, seqs } = this;
+    const end = Math.min(this.cursor + slots, seqs.length);
+    for (let i = this.cursor; i < end; i++) {
+      while ((seqs[i] ?? 0) < floor && hashes[i] !== 0) this.removeAt(i);
+    }
+    this.cursor = end === seqs.length ? 0 : end;
     return before - this.count;
   }
 
@@ -174,6 +194,7 @@ export class ReplayKeys {
     this.hashes = new Uint32Array(slots);
     this.seqs = new Uint32Array(slots);
     this.mask = slots - 1;
+    this.cursor = 0;
     for (let i = 0; i < hashes.length; i++) {
       const h = hashes[i] ?? 0;
       if (h !== 0) this.place(h, seqs[i] ?? 0);

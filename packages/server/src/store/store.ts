@@ -1377,8 +1377,17 @@ export const MAX_KEPT_USERS = 16_384;
  * (`Store.purgeForgotten`).
  */
 export const MAX_REPLAY_KEYS = 750_000;
-/** How many replay records past the limit are forgotten at a time (so the table is scanned every so many records). */
+/**
+ * How many replay records below the limit forgetting aims at, and how far past it they may go before a whole pass
+ * over the table forgets them at once.
+ */
 const REPLAY_TRIM = 4096;
+/**
+ * Slots of the table in memory looked at per record written past the limit (`ReplayKeys.forgetSome`): a whole pass
+ * over its 2^20 slots took 4–5 ms on the AMD host of docs/performance.md, which every request in flight waited for
+ * each 4,096 records; 256 slots take well under a µs, and a round over them all takes 4,096 records.
+ */
+const REPLAY_SWEEP_SLOTS = 256;
 /**
  * Rows of forgotten replay records deleted by one statement. Deleting a record changes its row's page (some 650
  * bytes a record with the seed PATCH's answer) and its key's in the purge's index, on the main thread, and the
@@ -1580,8 +1589,8 @@ export class Store extends StoreTx {
 
   /**
    * A replay record has committed: it is found by key from now on. Past the limit, the oldest records are forgotten
-   * (`REPLAY_TRIM` past it at a time) and their rows purged later (`purgeForgotten`); with a `seq` past what the
-   * table holds, the key is indexed.
+   * (`REPLAY_SWEEP_SLOTS` of the table looked at per record) and their rows purged later (`purgeForgotten`); with a
+   * `seq` past what the table holds, the key is indexed.
    */
   protected override replayWritten(hash: number, seq: number): void {
     const keys = this.replayKeys;
@@ -1594,9 +1603,12 @@ export class Store extends StoreTx {
     this.replayWrites++;
     const max = this.engine.maxReplayKeys ?? MAX_REPLAY_KEYS;
     if (keys.size <= max) return;
-    // Every record held has a `seq` of at most `newest`, so at most `max - trim` of them are at or above the floor.
-    const floor = keys.newest + 1 - max + Math.min(REPLAY_TRIM, Math.floor(max / 16));
-    keys.forgetBelow(floor);
+    // Every record held has a `seq` of at most `newest`, so at most `max - trim` of them are at or above the floor:
+    // the rest are forgotten, a share of the table at a time, or all at once when that falls behind.
+    const trim = Math.min(REPLAY_TRIM, Math.floor(max / 16));
+    const floor = keys.newest + 1 - max + trim;
+    if (keys.size > max + trim) keys.forgetBelow(floor);
+    else keys.forgetSome(floor, REPLAY_SWEEP_SLOTS);
     this.forgottenBelow = Math.max(this.forgottenBelow, floor);
     this.purging ??= this.purgeForgotten(keys, max);
     if (this.forgottenBelow - this.purgedBelow > max) this.wakePurge?.();
@@ -1604,7 +1616,7 @@ export class Store extends StoreTx {
 
   /** Replay records written so far: `purgeForgotten` waits for a pause in them. */
   private replayWrites = 0;
-  /** Rows with a `seq` below this are of forgotten records (memory holds none of them). */
+  /** Rows with a `seq` below this are of forgotten records (memory holds none of them, or is about to drop them). */
   private forgottenBelow = 0;
   /** The rows below this `seq` are purged already. */
   private purgedBelow = 0;
