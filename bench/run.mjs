@@ -539,12 +539,15 @@ const stopTarget = (running) => (running.stop ?? (() => running.handle.stop()))(
 
 /**
  * One workload on several running targets, run after run in turn (the one measured has the server core; the others
- * sit idle), `PLAN.runs` rounds after a warm-up of each: figures compared with each other were measured within the
+ * are stopped), `PLAN.runs` rounds after a warm-up of each: figures compared with each other were measured within the
  * same minute, while the host's speed drifts by tens of per cent within minutes (see docs/performance.md, "Noise").
  * Returns { workload, targets: [names], rounds: [{ [name]: { rps, reqPerCpuSecond, p99Ms, non2xx } }] }.
  */
 async function interleave(parts, workload, warmupSeconds = PLAN.warmupSeconds) {
-  const wrkFor = (p, seconds) => runWrk({ baseUrl: p.running.baseUrl, workload, connections: PLAN.connections, threads: PLAN.threads, env: p.running.env, seconds });
+  // The others are stopped meanwhile (SIGSTOP), so that what an idle server does by itself is not measured as part
+  // of the one loaded (since the night of 2026-12-07: PartnerKit deletes old replay rows while at rest).
+  const wrkFor = (p, seconds) => proc.withStopped(parts.filter((o) => o !== p).map((o) => o.running.handle.pid), () =>
+    runWrk({ baseUrl: p.running.baseUrl, workload, connections: PLAN.connections, threads: PLAN.threads, env: p.running.env, seconds }));
   for (const p of parts) await wrkFor(p, warmupSeconds);
   const rounds = [];
   for (let i = 0; i < PLAN.runs; i++) {
@@ -633,6 +636,8 @@ for (const target of selected) {
     continue;
   }
   log(`\n${target.name}`);
+  // The small store waits, stopped, for its pairs with the large one: meanwhile it takes nothing from it.
+  const resumeSmall = keptSmall ? proc.stopProcesses([keptSmall.running.handle.pid]) : () => {};
   let running;
   try {
     running = await target.start();
@@ -641,6 +646,7 @@ for (const target of selected) {
     results.targets[target.name] = { status, note: err.message.split('\n').slice(0, 3).join(' ') };
     log(`  ${status}: ${err.message.split('\n').slice(0, 6).join('\n  ')}`);
     for (const w of target.workloads) results.rows.push({ target: target.name, workload: w, users: target.users, notes: [`${status}: ${err.message.split('\n')[0]}`] });
+    resumeSmall();
     continue;
   }
   const info = { status: 'ok', startMs: running.startMs, note: running.notes.join('; ') };
@@ -666,6 +672,7 @@ for (const target of selected) {
     info.hwmBytes = memoryOf(running.handle.pid).hwm;
     if (target.name === smallSqlite && !overBudget()) results.goalRounds.push(...await goalRounds({ target, running }, SQLITE_ROUNDS));
     if (target.name === smallPg && !overBudget()) results.goalRounds.push(...await goalRounds({ target, running }, PG_ROUNDS));
+    resumeSmall();
     for (const w of ['patch', 'patch-random']) {
       if (target.name !== largeSqlite || !keptSmall || overBudget()) break;
       log(`  interleaved with ${smallSqlite}: ${w === 'patch' ? 'seed PATCH' : 'PATCH of a random user'}, ${PLAN.runs} pairs`);
@@ -674,6 +681,7 @@ for (const target of selected) {
       for (const p of sp.pairs) log(`    ${smallSqlite} ${Math.round(p.small.rps)} req/s → ${largeSqlite} ${Math.round(p.large.rps)} req/s (${((100 * p.large.rps) / p.small.rps).toFixed(1)} %)${readNote(p.large)}`);
     }
   } finally {
+    resumeSmall();
     if (target.name === smallSqlite && pairsWanted) {
       keptSmall = { target, running };
     } else {
