@@ -13,7 +13,8 @@
  * - removal shifts the probe chain back (no tombstones), and the table halves when seven slots in eight are free.
  *
  * The store keeps it exact: built from the table when the store opens, a record added once its insert has
- * committed, removed once its purge has.
+ * committed, removed once its purge has, or when it is forgotten past the store's limit (`forgetSome`, `forgetBelow`:
+ * its row is then still there, and no longer found).
  *
  * The idempotency guard (http/idempotency.ts) keeps a second one, of the requests under way in this process by the
  * same key's hash (every `seq` 0), for any store.
