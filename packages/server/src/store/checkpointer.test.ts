@@ -236,17 +236,19 @@ test("a worker that cannot start leaves the checkpoints to the writer, at SQLite
 test('reads asked of the worker run on its connection, off the writer: only read-only ones, in turn with its checkpoints', async () => {
   const t = await open({ restartFrames: 1_000_000, intervalMs: 1, mainThreadFrames: 0 });
   try {
-    const count = 'select id from rows where id > ?';
+    // A range with an upper bound: the batches committed while the read runs (ids past `written`) do not change
+    // what it finds, whichever of them it sees.
+    const count = 'select id from rows where id > ? and id <= ?';
     // No worker yet: nothing runs, and the caller goes on at once.
     assert.equal(t.checkpointer.started, false);
-    assert.equal(await t.checkpointer.warm(count, [0]), undefined);
+    assert.equal(await t.checkpointer.warm(count, [0, Number.MAX_SAFE_INTEGER]), undefined);
     const written = await write(t.db, 10, 20);
     await settled(t.checkpointer);
     assert.equal(t.checkpointer.started, true);
     const checkpoints = t.checkpointer.stats.checkpoints;
 
     // The worker runs the read with the parameters given, while batches commit and it checkpoints them.
-    const [warmed] = await Promise.all([t.checkpointer.warm(count, [written - 50]), write(t.db, 5, 10, undefined, written)]);
+    const [warmed] = await Promise.all([t.checkpointer.warm(count, [written - 50, written]), write(t.db, 5, 10, undefined, written)]);
     assert.equal(warmed, 50);
     await settled(t.checkpointer);
     assert.ok(t.checkpointer.stats.checkpoints > checkpoints, 'checkpoint reports still reach the checkpointer');
@@ -257,7 +259,7 @@ test('reads asked of the worker run on its connection, off the writer: only read
     assert.equal(await t.checkpointer.warm('select * from no_such_table', []), undefined);
     assert.deepEqual(t.writer.prepare('select count(*) as c from rows').get(), { c: written + 50 });
     // A read still under way when the store closes settles too.
-    const pending = t.checkpointer.warm(count, [0]);
+    const pending = t.checkpointer.warm(count, [0, Number.MAX_SAFE_INTEGER]);
     await t.db.destroy();
     const rows = await pending;
     assert.ok(rows === undefined || rows === written + 50, String(rows));
