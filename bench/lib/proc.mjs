@@ -2,7 +2,7 @@
 // Child processes of the benchmark: every one is started here, pinned to a core with taskset, registered, and
 // killed when the harness ends, whatever the reason (normal end, error, Ctrl-C, SIGTERM).
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -244,29 +244,15 @@ export async function withStopped(pids, fn) {
   }
 }
 
-/** Resident memory of a process in bytes: current (VmRSS) and peak (VmHWM), with its direct children added. */
+/** Resident memory of a process in bytes: current (VmRSS) and peak (VmHWM), with its descendants' added (`processTree`). */
 export function memoryOf(pid) {
-  const read = (p) => {
+  let rss = 0;
+  let hwm = 0;
+  for (const p of processTree(pid)) {
     try {
       const s = readFileSync(`/proc/${p}/status`, 'utf8');
-      const rss = Number(/VmRSS:\s+(\d+) kB/.exec(s)?.[1] ?? 0) * 1024;
-      const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(s)?.[1] ?? 0) * 1024;
-      return { rss, hwm };
-    } catch {
-      return { rss: 0, hwm: 0 };
-    }
-  };
-  const own = read(pid);
-  let rss = own.rss;
-  let hwm = own.hwm;
-  const childrenFile = `/proc/${pid}/task/${pid}/children`;
-  if (existsSync(childrenFile)) {
-    try {
-      for (const c of readFileSync(childrenFile, 'utf8').trim().split(/\s+/).filter(Boolean)) {
-        const m = read(c);
-        rss += m.rss;
-        hwm += m.hwm;
-      }
+      rss += Number(/VmRSS:\s+(\d+) kB/.exec(s)?.[1] ?? 0) * 1024;
+      hwm += Number(/VmHWM:\s+(\d+) kB/.exec(s)?.[1] ?? 0) * 1024;
     } catch {
       // gone meanwhile
     }

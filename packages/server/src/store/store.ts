@@ -931,7 +931,7 @@ export class StoreTx {
     };
   }
   /** The replay record of a key, found by `keys` (rows of other keys with the same hash are read and passed over). */
-  private async replayRowByKey(keys: ReplayKeys, partnerId: string, requestId: string): Promise<IdempotencyRow | undefined> {
+  protected async replayRowByKey(keys: ReplayKeys, partnerId: string, requestId: string): Promise<IdempotencyRow | undefined> {
     for (const seq of keys.find(replayKeyHash(partnerId, requestId))) {
       const r = (await this.run<IdempotencyRow>(SQL.idempotencyBySeq, [seq])).rows[0];
       if (r !== undefined && r.partner_id === partnerId && r.request_id === requestId) return r;
@@ -1551,11 +1551,10 @@ export class Store extends StoreTx {
         }
         const hash = replayKeyHash(r.partner_id, r.request_id);
         // A key written again after it was forgotten has two records: the older (read first) goes.
-        for (const seq of keys.find(hash)) {
-          const held = (await this.run<IdempotencyRow>(SQL.idempotencyBySeq, [seq])).rows[0];
-          if (held?.partner_id !== r.partner_id || held.request_id !== r.request_id) continue;
-          keys.remove(hash, seq);
-          await this.run(SQL.deleteIdempotencyBySeq, [seq]);
+        const held = keys.has(hash) ? await this.replayRowByKey(keys, r.partner_id, r.request_id) : undefined;
+        if (held?.seq !== undefined) {
+          keys.remove(hash, held.seq);
+          await this.run(SQL.deleteIdempotencyBySeq, [held.seq]);
         }
         keys.add(hash, r.seq);
         firstHeld ??= r.created_at;
@@ -1663,32 +1662,28 @@ export class Store extends StoreTx {
     }
   }
 
-  /**
-   * Deletes the oldest rows with a `seq` below `below`, at most `REPLAY_PURGE_CHUNK` (one statement, outside
-   * transactions), and their keys from `keys` if held. Answers the `seq` below which no row is left.
-   */
+  /** Deletes the forgotten rows with a `seq` below `below`, a chunk (`purgeChunk`); answers the `seq` below which none is left. */
   private async purgeSeqsBelow(keys: ReplayKeys, below: number): Promise<number> {
-    await this.engine.warm?.(SQL.warmForgottenPurge.sqlite, [below, REPLAY_PURGE_CHUNK]);
-    const rows = (await this.run<ReplayKeyRow>(SQL.purgeForgotten, [below, REPLAY_PURGE_CHUNK])).rows;
-    let last = 0;
-    for (const r of rows) {
-      keys.remove(replayKeyHash(r.partner_id, r.request_id), r.seq);
-      last = Math.max(last, r.seq);
-    }
-    return rows.length < REPLAY_PURGE_CHUNK ? below : last + 1;
+    const rows = await this.purgeChunk(keys, SQL.warmForgottenPurge, SQL.purgeForgotten, below);
+    return rows.length < REPLAY_PURGE_CHUNK ? below : Math.max(...rows.map((r) => r.seq)) + 1;
+  }
+
+  /** Deletes rows created before `before`, a chunk (`purgeChunk`); answers how many it deleted. */
+  private async purgeCreatedBefore(keys: ReplayKeys, before: number): Promise<number> {
+    return (await this.purgeChunk(keys, SQL.warmIdempotencyPurge, SQL.purgeIdempotencyKept, before)).length;
   }
 
   /**
-   * Deletes the oldest rows created before `before`, at most `REPLAY_PURGE_CHUNK` (one statement, outside
-   * transactions), and their keys from `keys` if held. Answers how many it deleted.
+   * Runs `purge` (a delete of the oldest rows past `bound`, at most `REPLAY_PURGE_CHUNK`, outside transactions, that
+   * answers their keys) and removes them from `keys` if held. The oldest rows' pages have often left the system's
+   * page cache by then: `warm`, the same rows' read, runs first off the main thread, so that the delete, which
+   * blocks it, finds them in memory.
    */
-  private async purgeCreatedBefore(keys: ReplayKeys, before: number): Promise<number> {
-    // The oldest records' pages have often left the system's page cache by now: they are read back off the main
-    // thread first, so that the delete, which blocks it, finds them in memory.
-    await this.engine.warm?.(SQL.warmIdempotencyPurge.sqlite, [before, REPLAY_PURGE_CHUNK]);
-    const rows = (await this.run<ReplayKeyRow>(SQL.purgeIdempotencyKept, [before, REPLAY_PURGE_CHUNK])).rows;
+  private async purgeChunk(keys: ReplayKeys, warm: FixedSql, purge: FixedSql, bound: number): Promise<ReplayKeyRow[]> {
+    await this.engine.warm?.(warm.sqlite, [bound, REPLAY_PURGE_CHUNK]);
+    const rows = (await this.run<ReplayKeyRow>(purge, [bound, REPLAY_PURGE_CHUNK])).rows;
     for (const r of rows) keys.remove(replayKeyHash(r.partner_id, r.request_id), r.seq);
-    return rows.length;
+    return rows;
   }
 
   private indexing: Promise<void> | undefined;
