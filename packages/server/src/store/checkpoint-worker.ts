@@ -12,6 +12,9 @@ const { file, synchronous } = workerData as CheckpointWorkerData;
 const db = new BetterSqlite3(file, { fileMustExist: true });
 // The checkpoint syncs the WAL before copying and the database file after, as the writer's setting asks.
 db.pragma(`synchronous = ${synchronous}`);
+// Its reads ahead (`warm`) are for the operating system's cache, where the writer finds the pages; pages kept here
+// would only take memory (better-sqlite3's default keeps up to 16 MB).
+db.pragma('cache_size = -1024');
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
 
 /** Statements asked to be run for their reads (`warm`), prepared once each. */
