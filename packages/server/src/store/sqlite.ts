@@ -26,9 +26,9 @@ export const SQLITE_FILE = 'partnerkit.sqlite';
 /**
  * KiB of pages each connection keeps (better-sqlite3's default is 16,000). Pages it does not keep are read again
  * from the operating system's cache, which costs a random user's PATCH nothing measurable: SQLite's µs per PATCH
- * were the same with 4 MiB and 16 MB, on 10 k users and on 1 M (`npm run sqlite-scale -- --cache-kib N`). On 1 M
- * random users the caches fill: the benchmark's largest RSS there fell from 198 to 181 MiB (medians of 4;
- * docs/configuration.md, "SQLite's page caches").
+ * were the same with 4 MiB and 16 MB, on 10 k users and on 1 M (`npm run sqlite-scale --prefix bench --
+ * --cache-kib N`). On 1 M random users the caches fill: the benchmark's largest RSS there fell from 198 to 181 MiB
+ * (medians of 4; docs/configuration.md, "SQLite's page caches").
  */
 export const PAGE_CACHE_KIB = 4096;
 
