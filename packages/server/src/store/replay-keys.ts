@@ -127,15 +127,11 @@ export class ReplayKeys {
 
   /** Removes every record whose `seq` is below `floor`; answers how many it removed. */
   forgetBelow(floor: number): number {
-    const before = this.count;
-    const { hashes, seqs } = this;
-    for (let i = 0; i < seqs.length; i++) {
-      // A removal shifts a later entry of the chain into slot i, which is then looked at again. An entry shifted
-      // in from the start of the array (a chain that wraps) was looked at already and is kept. (A free slot's seq is 0.)
-      while ((seqs[i] ?? 0) < floor && hashes[i] !== 0) this.removeAt(i);
-    }
+    // An entry that a removal shifts in from the start of the array (a chain that wraps) was looked at already and
+    // is kept.
+    const removed = this.forgetIn(floor, 0, this.seqs.length);
     this.shrink();
-    return before - this.count;
+    return removed;
   }
 
   /** The slot `forgetSome` goes on from. */
@@ -147,13 +143,21 @@ export class ReplayKeys {
    * Answers how many it removed. A record that a removal moves back behind the share waits for the next round.
    */
   forgetSome(floor: number, slots: number): number {
+    const end = Math.min(this.cursor + slots, this.seqs.length);
+    const removed = this.forgetIn(floor, this.cursor, end);
+    this.cursor = end === this.seqs.length ? 0 : end;
+    return removed;
+  }
+
+  /** Removes the records whose `seq` is below `floor` from slots `from` to `to` (not included); answers how many. */
+  private forgetIn(floor: number, from: number, to: number): number {
     const before = this.count;
     const { hashes, seqs } = this;
-    const end = Math.min(this.cursor + slots, seqs.length);
-    for (let i = this.cursor; i < end; i++) {
+    for (let i = from; i < to; i++) {
+      // A removal shifts a later entry of the chain into slot i, which is then looked at again. (A free slot's seq
+      // is 0.)
       while ((seqs[i] ?? 0) < floor && hashes[i] !== 0) this.removeAt(i);
     }
-    this.cursor = end === seqs.length ? 0 : end;
     return before - this.count;
   }
 
